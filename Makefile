@@ -1,0 +1,39 @@
+# Two commands for a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+TORCH_VERSION ?= 2.13.0
+STAMP := $(VENV)/.installed
+
+.PHONY: venv install install-test demo test bench docs clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+# torch first: a bare `torch` requirement would pull a multi-GB CUDA build.
+# An already installed torch (e.g. a CUDA build a user put there) is left alone.
+venv: $(PY)
+	@$(PY) -c "import torch" 2>/dev/null || $(PIP) install -q "torch==$(TORCH_VERSION)"
+
+install: venv
+	$(PIP) install -q -e .
+
+install-test: venv
+	$(PIP) install -q -e ".[test,plot]"
+
+demo: install
+	$(PY) benchmarks/demo.py
+
+test: install-test
+	OMP_NUM_THREADS=2 $(PY) -m pytest -q -n 2 --dist loadfile
+
+bench: install
+	$(PY) benchmarks/bench_metrics.py
+
+docs: venv
+	$(PIP) install -q -e ".[docs,plot]"
+	$(PY) -m sphinx -W --keep-going -b html doc doc/_build/html
+
+clean:
+	rm -rf $(VENV) build *.egg-info doc/_build

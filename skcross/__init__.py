@@ -1,0 +1,17 @@
+"""skcross: scikit-learn compatible cross-modal retrieval.
+
+Learn a common space in which a query of one modality (an image) retrieves
+relevant items of another (texts, audio, 3-D models).
+"""
+
+from ._multimodal import MultiModal
+from ._per_modality import PerModality
+from ._version import __version__
+from .base import CrossModalEstimator
+
+__all__ = [
+    "CrossModalEstimator",
+    "MultiModal",
+    "PerModality",
+    "__version__",
+]

@@ -1,0 +1,70 @@
+"""Device and random-state handling for every torch backend, in one place."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any, Iterator
+
+import numpy as np
+import torch
+from sklearn.utils import check_random_state
+
+__all__ = ["resolve_device", "derive_seed", "torch_seed", "to_numpy", "as_tensor"]
+
+
+def resolve_device(device: Any = "auto") -> torch.device:
+    """``"auto"`` picks CUDA when available, the CPU otherwise.
+
+    An explicit ``"cuda"`` on a machine without CUDA raises a clear error rather
+    than failing deep inside torch.
+    """
+    if device is None or device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(
+            f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {device!r}."
+        ) from exc
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(
+            f"device={device!r} was requested but CUDA is not available on this "
+            "machine; use device='auto' or 'cpu'."
+        )
+    return dev
+
+
+def derive_seed(random_state: Any, *offsets: int) -> int:
+    """A reproducible 31-bit seed from ``random_state`` and positional offsets.
+
+    ``derive_seed(rs, c)`` gives modality ``c`` its own seed that does not depend
+    on how many other modalities exist or in which process it is trained.
+    """
+    if isinstance(random_state, (int, np.integer)):
+        base = int(random_state)
+    else:  # None or a RandomState: draw from it
+        base = int(check_random_state(random_state).randint(2**31 - 1))
+    seq = np.random.SeedSequence([base % (2**63), *[int(o) for o in offsets]])
+    return int(seq.generate_state(1, dtype=np.uint32)[0] >> 1)
+
+
+@contextlib.contextmanager
+def torch_seed(seed: int, device: torch.device | None = None) -> Iterator[None]:
+    """Seed torch inside the block without touching the caller's global RNG."""
+    devices = []
+    if device is not None and torch.device(device).type == "cuda":
+        devices = [torch.device(device).index or 0]
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        yield
+
+
+def to_numpy(tensor: torch.Tensor) -> np.ndarray:
+    return tensor.detach().cpu().numpy()
+
+
+def as_tensor(X: Any, device: torch.device, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """Dense tensor on ``device`` from a numpy array or scipy.sparse matrix."""
+    if hasattr(X, "toarray"):
+        X = X.toarray()
+    return torch.as_tensor(np.asarray(X), dtype=dtype, device=device)

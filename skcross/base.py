@@ -1,0 +1,280 @@
+"""The base class of every skcross estimator.
+
+It owns everything that is not the method itself: input validation, the
+multi-modal container, labels, the common-space API (``transform``, ``embed``,
+``retrieve``, ``score``), devices, progress, and persistence. A method
+implements two hooks, ``_fit(data)`` and ``_transform(index, X)``.
+"""
+
+from __future__ import annotations
+
+from itertools import permutations
+from typing import Any, Iterable
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_is_fitted
+
+from ._multimodal import MultiModal
+from ._torch_utils import resolve_device
+from ._validation import (
+    FitData,
+    _is_per_modality_labels,
+    as_modality_list,
+    check_modality_array,
+    resolve_modality,
+    validate_fit_data,
+)
+from ._version import __version__
+from .exceptions import IncompatibleVersionError, TrainingDivergedError
+from .metrics import mean_average_precision, top_k_similarities
+
+__all__ = ["CrossModalEstimator", "check_finite_loss"]
+
+
+def _compatible(saved: str, current: str) -> bool:
+    """Models load across patch releases; a different major.minor is refused."""
+    return saved.split(".")[:2] == current.split(".")[:2]
+
+
+def check_finite_loss(loss: float, epoch: int, estimator_name: str, hint: str = "") -> None:
+    """Stop training with a clear error when the loss stops being finite."""
+    if not np.isfinite(loss):
+        cause = hint or (
+            "the learning rate is likely too high for these inputs, or the inputs "
+            "are badly scaled (standardise them, e.g. with PerModality(StandardScaler()))"
+        )
+        raise TrainingDivergedError(
+            f"{estimator_name}: the training loss became {loss} at epoch {epoch}; {cause}."
+        )
+
+
+class CrossModalEstimator(TransformerMixin, BaseEstimator):
+    """Base class of the skcross estimators: a common space for several modalities.
+
+    Subclasses implement ``_fit(data)`` (``data`` is a validated
+    :class:`~skcross._validation.FitData`) and ``_transform(index, X)`` (embed
+    validated samples of the modality at position ``index``). Everything else,
+    the public API below, is shared.
+
+    Class attributes a subclass may override:
+
+    - ``_requires_pairs``: the method needs paired samples (default True).
+    - ``_requires_labels``: ``fit`` needs ``y`` (default True).
+    - ``_accept_sparse``: scipy.sparse input is accepted (default False).
+    - ``_input_dtype``: dtype arrays are converted to (default float32).
+    - ``_retrieval_metric``: similarity used by ``score``/``retrieve`` ("cosine").
+    - ``_quick_test_params``: parameters that make ``fit`` fast, for the common
+      tests that run over every exported estimator.
+
+    Fitted attributes set for every estimator: ``modalities_`` (names),
+    ``n_modalities_``, ``n_features_in_`` (list, one per modality), and
+    ``classes_`` / ``multilabel_`` when labels were given.
+    """
+
+    _requires_pairs: bool = True
+    _requires_labels: bool = True
+    _accept_sparse: bool = False
+    _input_dtype: Any = np.float32
+    _retrieval_metric: str = "cosine"
+    _min_modalities: int = 2
+    _quick_test_params: dict = {}
+
+    # ------------------------------------------------------------------ hooks
+    def _fit(self, data: FitData) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _transform(self, index: int, X: Any) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _get_retrieval_metric(self) -> str:
+        """The similarity ``score`` and ``retrieve`` rank by."""
+        return self._retrieval_metric
+
+    # -------------------------------------------------------------------- fit
+    def fit(self, X: Any, y: Any = None) -> "CrossModalEstimator":
+        """Learn the common space.
+
+        Parameters
+        ----------
+        X : list, tuple, dict or MultiModal
+            One array ``(n_samples_c, n_features_c)`` per modality.
+        y : array-like, list of array-like, or None
+            Class labels ``(n_samples,)``, a binary indicator matrix
+            ``(n_samples, n_labels)`` for multi-label data, or, for unpaired
+            data, a list with one such array per modality.
+
+        Returns
+        -------
+        self
+        """
+        data = self._validate_fit_data(X, y)
+        self._fit(data)
+        return self
+
+    def _validate_fit_data(self, X: Any, y: Any) -> FitData:
+        data = validate_fit_data(
+            X,
+            y,
+            estimator_name=type(self).__name__,
+            requires_pairs=self._requires_pairs,
+            requires_labels=self._requires_labels,
+            accept_sparse=self._accept_sparse,
+            dtype=self._input_dtype,
+            min_modalities=self._min_modalities,
+        )
+        self.modalities_ = list(data.names)
+        self.n_modalities_ = len(data.names)
+        self.n_features_in_ = [x.shape[1] for x in data.X]
+        if data.Y is not None:
+            self.classes_ = data.classes
+            self.multilabel_ = data.multilabel
+        return data
+
+    # -------------------------------------------------------------- transform
+    def _check_modality(self, modality: Any, X: Any) -> tuple[int, Any]:
+        """Resolve a modality and validate its samples against what ``fit`` saw."""
+        check_is_fitted(self)
+        index = resolve_modality(modality, self.modalities_)
+        X = check_modality_array(
+            X,
+            self.modalities_[index],
+            accept_sparse=self._accept_sparse,
+            dtype=self._input_dtype,
+            n_features=self.n_features_in_[index],
+            estimator_name=type(self).__name__,
+        )
+        return index, X
+
+    def _match_modalities(self, X: Any, what: str = "X") -> list:
+        """Arrays of a multi-modal input, ordered like the fitted modalities."""
+        check_is_fitted(self)
+        arrays, names = as_modality_list(X, what)
+        if len(arrays) != self.n_modalities_:
+            raise ValueError(
+                f"{what} has {len(arrays)} modalities, but the model was fitted with "
+                f"{self.n_modalities_} ({self.modalities_})."
+            )
+        positional = names == [str(i) for i in range(len(names))]
+        if set(names) == set(self.modalities_):
+            arrays = [arrays[names.index(n)] for n in self.modalities_]
+        elif not positional:
+            raise ValueError(
+                f"{what} has modalities {names}, but the model was fitted with "
+                f"{self.modalities_}."
+            )
+        return [self._check_modality(i, a)[1] for i, a in enumerate(arrays)]
+
+    def transform(self, modality: Any, X: Any = None):
+        """Embed samples in the common space.
+
+        ``transform(modality, X)`` embeds one modality's samples and returns an
+        array ``(n_samples, n_components)``. ``transform(X_multi)`` embeds every
+        modality of a multi-modal input and returns a :class:`MultiModal` of
+        embeddings (so the estimator can be followed by more Pipeline steps).
+
+        Parameters
+        ----------
+        modality : int, str, or multi-modal data
+            The modality (position or name) of ``X``, or the whole multi-modal input.
+        X : array-like of shape (n_samples, n_features), default=None
+            Samples of ``modality``.
+        """
+        if X is None:
+            if isinstance(modality, (int, np.integer, str)):
+                raise TypeError(
+                    f"transform({modality!r}) needs the samples: transform(modality, X)."
+                )
+            return self.embed(modality)
+        index, X = self._check_modality(modality, X)
+        return self._transform(index, X)
+
+    def embed(self, X: Any) -> MultiModal:
+        """Embeddings of every modality of paired multi-modal ``X``, as a MultiModal."""
+        arrays = self._match_modalities(X)
+        return MultiModal(
+            [self._transform(i, a) for i, a in enumerate(arrays)], names=self.modalities_
+        )
+
+    # ------------------------------------------------------------- retrieval
+    def retrieve(
+        self,
+        query_modality: Any,
+        X_query: Any,
+        target_modality: Any,
+        X_database: Any,
+        k: int = 10,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top-``k`` database items of ``target_modality`` for each query.
+
+        Returns
+        -------
+        indices : ndarray of shape (n_queries, k)
+            Database row indices, most similar first.
+        similarities : ndarray of shape (n_queries, k)
+            Their similarities (``_retrieval_metric``; negative distance for
+            "euclidean").
+        """
+        q = self.transform(query_modality, X_query)
+        d = self.transform(target_modality, X_database)
+        return top_k_similarities(q, d, k=k, metric=self._get_retrieval_metric())
+
+    def score(self, X: Any, y: Any) -> float:
+        """Mean cross-modal mAP over all ordered pairs of modalities.
+
+        Each modality's samples query the database of every other modality; an
+        item is relevant when it shares a label with the query. This is what
+        ``GridSearchCV`` maximises with ``scoring=None``. ``X`` and ``y`` may be
+        unpaired (a list of arrays and a list of per-modality labels).
+        """
+        check_is_fitted(self)
+        arrays, names = as_modality_list(X)
+        if _is_per_modality_labels(y, len(arrays)):
+            labels = list(y)
+            if len(arrays) != self.n_modalities_:
+                raise ValueError(
+                    f"X has {len(arrays)} modalities, but the model was fitted with "
+                    f"{self.n_modalities_}."
+                )
+            emb = [self.transform(i, a) for i, a in enumerate(arrays)]
+        else:
+            emb = self.embed(X).modalities()
+            labels = [y] * len(emb)
+        metric = self._get_retrieval_metric()
+        return float(
+            np.mean(
+                [
+                    mean_average_precision(emb[i], emb[j], labels[i], labels[j], metric=metric)
+                    for i, j in permutations(range(len(emb)), 2)
+                ]
+            )
+        )
+
+    # ------------------------------------------------------ devices, progress
+    def _device(self) -> torch.device:
+        return resolve_device(getattr(self, "device", "auto"))
+
+    def _progress(self, iterable: Iterable, total: int | None = None, desc: str | None = None):
+        """Wrap a training loop in a tqdm bar when ``verbose`` is set."""
+        if not getattr(self, "verbose", 0):
+            return iterable
+        from tqdm.auto import tqdm
+
+        return tqdm(iterable, total=total, desc=desc or type(self).__name__, leave=False)
+
+    # ------------------------------------------------------------ persistence
+    def __getstate__(self):
+        state = super().__getstate__()
+        state["_skcross_version"] = __version__
+        return state
+
+    def __setstate__(self, state):
+        saved = state.pop("_skcross_version", None)
+        if saved is not None and not _compatible(saved, __version__):
+            raise IncompatibleVersionError(
+                f"This {type(self).__name__} was saved with skcross {saved}; skcross "
+                f"{__version__} cannot load it. Install skcross=={saved} to load it, "
+                "or refit the model."
+            )
+        super().__setstate__(state)

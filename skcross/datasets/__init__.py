@@ -1,0 +1,19 @@
+"""Data sets for cross-modal retrieval: built-in, real (from a data folder), synthetic."""
+
+from ._loaders import (
+    default_data_home,
+    load_digit_halves,
+    load_mfeat,
+    load_nutrimouse,
+    load_wikipedia,
+    make_multimodal_classification,
+)
+
+__all__ = [
+    "default_data_home",
+    "load_digit_halves",
+    "load_mfeat",
+    "load_nutrimouse",
+    "load_wikipedia",
+    "make_multimodal_classification",
+]
