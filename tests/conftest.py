@@ -1,0 +1,80 @@
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+# Two CI cores are shared by two pytest workers: one torch thread each.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+try:
+    import torch
+
+    torch.set_num_threads(1)
+except ImportError:  # pragma: no cover
+    pass
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA_HOME = Path(os.environ.get("SKCROSS_DATA_HOME", ROOT.parent / "shared" / "data"))
+
+
+@pytest.fixture(scope="session")
+def data_home():
+    """The shared real-data folder; tests that need it skip when it is absent."""
+    if not DATA_HOME.is_dir():
+        pytest.skip(f"real data folder not found at {DATA_HOME} (set SKCROSS_DATA_HOME)")
+    return DATA_HOME
+
+
+def require_dataset(folder: str) -> Path:
+    path = DATA_HOME / folder
+    if not path.is_dir():
+        pytest.skip(f"data set {folder!r} not found in {DATA_HOME}")
+    return DATA_HOME
+
+
+@pytest.fixture(scope="session")
+def digit_halves_split():
+    """Fixed stratified split of the digits halves: (X_train, X_test, y_train, y_test)."""
+    from sklearn.model_selection import train_test_split
+
+    from skcross.datasets import load_digit_halves
+
+    X, y = load_digit_halves()
+    return train_test_split(X, y, test_size=0.3, stratify=y, random_state=0)
+
+
+@pytest.fixture(scope="session")
+def cca_digits_map(digit_halves_split):
+    """Baseline: scikit-learn CCA's mean cross-modal mAP on the digits halves split."""
+    from sklearn.cross_decomposition import CCA
+
+    from skcross.metrics import mean_average_precision
+
+    Xtr, Xte, ytr, yte = digit_halves_split
+    cca = CCA(n_components=10, max_iter=1000).fit(Xtr.modality(0), Xtr.modality(1))
+    a, b = cca.transform(Xte.modality(0), Xte.modality(1))
+    return 0.5 * (
+        mean_average_precision(a, b, yte, yte) + mean_average_precision(b, a, yte, yte)
+    )
+
+
+@pytest.fixture
+def small_multimodal():
+    from skcross.datasets import make_multimodal_classification
+
+    return make_multimodal_classification(n_samples=120, n_modalities=2, n_classes=3, n_features=[8, 6], random_state=0)
+
+
+def has_cuda() -> bool:
+    try:
+        import torch
+
+        return torch.cuda.is_available()
+    except ImportError:  # pragma: no cover
+        return False
+
+
+gpu = pytest.mark.skipif(not has_cuda(), reason="needs a CUDA device")
