@@ -1,0 +1,212 @@
+import io
+import pickle
+
+import joblib
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import torch
+from _toy import ToyLabelProjection
+from sklearn.exceptions import NotFittedError
+from sklearn.model_selection import GridSearchCV
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+
+from skcross import MultiModal, PerModality
+from skcross._torch_utils import derive_seed, resolve_device, torch_seed
+from skcross._validation import validate_fit_data
+from skcross.base import check_finite_loss
+from skcross.datasets import make_multimodal_classification
+from skcross.exceptions import IncompatibleVersionError, TrainingDivergedError
+
+
+@pytest.fixture
+def data():
+    X, y = make_multimodal_classification(n_samples=60, n_modalities=3, n_features=[4, 5, 6], random_state=0)
+    return MultiModal(X.modalities(), names=["img", "txt", "aud"]), y
+
+
+@pytest.mark.parametrize("kind", ["list", "tuple", "dict", "multimodal"])
+def test_fit_accepts_every_container(data, kind):
+    X, y = data
+    arrays = X.modalities()
+    inp = {"list": arrays, "tuple": tuple(arrays), "dict": X.to_dict(), "multimodal": X}[kind]
+    model = ToyLabelProjection().fit(inp, y)
+    assert model.n_modalities_ == 3
+    assert model.n_features_in_ == [4, 5, 6]
+    assert model.modalities_ == (["img", "txt", "aud"] if kind in ("dict", "multimodal") else ["0", "1", "2"])
+    np.testing.assert_array_equal(model.classes_, np.unique(y))
+
+
+def test_transform_single_and_multi(data):
+    X, y = data
+    model = ToyLabelProjection().fit(X, y)
+    emb = model.transform("txt", X.modality("txt"))
+    assert emb.shape == (60, 3)
+    np.testing.assert_array_equal(model.transform(1, X.modality(1)), emb)
+    multi = model.transform(X)
+    assert isinstance(multi, MultiModal) and multi.names == X.names
+    np.testing.assert_array_equal(multi.modality("txt"), emb)
+    # modalities given by name in another order are matched by name
+    shuffled = {"aud": X.modality(2), "img": X.modality(0), "txt": X.modality(1)}
+    np.testing.assert_array_equal(model.embed(shuffled).modality("txt"), emb)
+    # positional lists are accepted too
+    np.testing.assert_array_equal(model.embed(X.modalities()).modality(1), emb)
+
+
+def test_transform_errors_name_the_modality(data):
+    X, y = data
+    with pytest.raises(NotFittedError):
+        ToyLabelProjection().transform(0, X.modality(0))
+    model = ToyLabelProjection().fit(X, y)
+    with pytest.raises(ValueError, match="modality 'txt' has 4 features.*fitted with 5"):
+        model.transform("txt", np.zeros((3, 4)))
+    with pytest.raises(ValueError, match="Unknown modality 'video'"):
+        model.transform("video", np.zeros((3, 4)))
+    with pytest.raises(ValueError, match="modality 'img' contains non-finite values \\(1 NaN"):
+        model.transform("img", np.array([[np.nan, 0, 0, 0]]))
+    with pytest.raises(ValueError, match="has 2 modalities, but the model was fitted with 3"):
+        model.transform(X.modalities()[:2])
+    with pytest.raises(ValueError, match="modalities \\['a', 'b', 'c'\\]"):
+        model.transform({"a": X.modality(0), "b": X.modality(1), "c": X.modality(2)})
+    with pytest.raises(TypeError, match="needs the samples"):
+        model.transform("img")
+    with pytest.raises(ValueError, match="2-D"):
+        model.transform("img", np.zeros(4))
+    with pytest.raises(TypeError, match="sparse matrix.*needs dense"):
+        model.transform("img", sp.csr_matrix(np.zeros((2, 4))))
+    with pytest.raises(TypeError, match="non-numeric"):
+        model.transform("img", np.array([["a", "b", "c", "d"]]))
+
+
+def test_fit_validation_errors(data):
+    X, y = data
+    with pytest.raises(ValueError, match="paired samples.*'img': 60, 'txt': 59"):
+        ToyLabelProjection().fit({"img": X.modality(0), "txt": X.modality(1)[:59]}, y)
+    with pytest.raises(ValueError, match="supervised"):
+        ToyLabelProjection().fit(X)
+    with pytest.raises(ValueError, match="60 samples but 59 labels"):
+        ToyLabelProjection().fit(X, y[:59])
+    with pytest.raises(ValueError, match="1 class"):
+        ToyLabelProjection().fit(X, np.zeros(60))
+    with pytest.raises(ValueError, match="at least 2 modalities"):
+        ToyLabelProjection().fit([X.modality(0)], y)
+    with pytest.raises(TypeError, match="single ndarray"):
+        ToyLabelProjection().fit(X.modality(0), y)
+    with pytest.raises(ValueError, match="modality 'txt' contains non-finite values \\(0 NaN, 1 inf"):
+        arrays = X.to_dict()
+        arrays["txt"] = arrays["txt"].copy()
+        arrays["txt"][0, 0] = np.inf
+        ToyLabelProjection().fit(arrays, y)
+    with pytest.raises(ValueError, match="binary"):
+        ToyLabelProjection().fit(X, np.full((60, 2), 0.5))
+
+
+def test_unpaired_validation_mode():
+    rng = np.random.RandomState(0)
+    Xs = [rng.randn(30, 3), rng.randn(20, 4)]
+    ys = [rng.randint(3, size=30), np.array(["x"] * 0 + list(rng.randint(3, size=20)))]
+    data = validate_fit_data(Xs, ys, requires_pairs=False)
+    assert not data.paired and data.n_samples == [30, 20]
+    assert [Y.shape for Y in data.Y] == [(30, 3), (20, 3)]
+    with pytest.raises(ValueError, match="one label array per modality"):
+        validate_fit_data(Xs, ys[0], requires_pairs=False)
+    # string labels and multi-label indicators
+    d = validate_fit_data([rng.randn(4, 2)] * 2, np.array(["b", "a", "b", "c"]))
+    assert list(d.classes) == ["a", "b", "c"] and d.Y[0][0].tolist() == [0, 1, 0]
+    d = validate_fit_data([rng.randn(3, 2)] * 2, np.array([[1, 0, 1], [0, 1, 0], [1, 1, 0]]))
+    assert d.multilabel and d.Y[0].shape == (3, 3)
+
+
+def test_score_retrieve_and_unpaired_score(data):
+    X, y = data
+    model = ToyLabelProjection().fit(X, y)
+    s = model.score(X, y)
+    assert 0.0 < s <= 1.0
+    idx, sims = model.retrieve("img", X.modality(0)[:5], "txt", X.modality(1), k=4)
+    assert idx.shape == sims.shape == (5, 4)
+    assert np.all(np.diff(sims, axis=1) <= 1e-6)
+    # unpaired scoring: per-modality label lists
+    s2 = model.score([X.modality(0)[:30], X.modality(1), X.modality(2)[10:]], [y[:30], y, y[10:]])
+    assert 0.0 < s2 <= 1.0
+    # labels unseen at fit are legitimate at scoring time
+    assert 0.0 <= model.score(X, y + 100) <= 1.0
+
+
+def test_pipeline_and_gridsearch_with_per_modality(data):
+    X, y = data
+    pipe = Pipeline([
+        ("prep", PerModality({"img": StandardScaler(), "txt": StandardScaler()})),
+        ("model", ToyLabelProjection()),
+    ])
+    gs = GridSearchCV(pipe, {"model__alpha": [1e-3, 1e5]}, cv=3).fit(X, y)
+    assert gs.best_params_ == {"model__alpha": 1e-3}
+    assert isinstance(gs.best_estimator_.transform(X), MultiModal)
+    prep = gs.best_estimator_.named_steps["prep"]
+    assert prep.transformers_[2] == "passthrough"
+    np.testing.assert_allclose(prep.transform(X).modality("img").mean(axis=0), 0, atol=1e-12)
+
+
+def test_per_modality_errors(data):
+    X, _ = data
+    with pytest.raises(ValueError, match="3 modalities"):
+        PerModality([StandardScaler()]).fit(X)
+    with pytest.raises(ValueError, match="unknown modalities \\['video'\\]"):
+        PerModality({"video": StandardScaler()}).fit(X)
+    with pytest.raises(TypeError, match="list"):
+        PerModality(StandardScaler()).fit(X)
+
+
+def test_persistence_records_version(data):
+    X, y = data
+    model = ToyLabelProjection().fit(X, y)
+    buf = io.BytesIO()
+    joblib.dump(model, buf)
+    buf.seek(0)
+    loaded = joblib.load(buf)
+    np.testing.assert_array_equal(loaded.transform(0, X.modality(0)), model.transform(0, X.modality(0)))
+    state = model.__getstate__()
+    assert state["_skcross_version"]
+    state["_skcross_version"] = "99.0.0"
+    fresh = ToyLabelProjection.__new__(ToyLabelProjection)
+    with pytest.raises(IncompatibleVersionError, match="saved with skcross 99.0.0"):
+        fresh.__setstate__(state)
+    # a patch release loads
+    state = model.__getstate__()
+    major, minor, _ = state["_skcross_version"].split(".")
+    state["_skcross_version"] = f"{major}.{minor}.99"
+    fresh.__setstate__(state)
+    assert pickle.loads(pickle.dumps(fresh)).n_modalities_ == 3
+
+
+def test_finite_loss_guard_and_devices():
+    check_finite_loss(1.0, 1, "X")
+    with pytest.raises(TrainingDivergedError, match="SDML: the training loss became nan at epoch 7"):
+        check_finite_loss(float("nan"), 7, "SDML")
+    assert resolve_device("cpu").type == "cpu"
+    assert resolve_device("auto").type == ("cuda" if torch.cuda.is_available() else "cpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="CUDA is not available"):
+            resolve_device("cuda")
+    with pytest.raises(ValueError, match="device must be"):
+        resolve_device("gpu please")
+
+
+def test_seeds_are_reproducible_and_isolated():
+    assert derive_seed(0, 1) == derive_seed(0, 1)
+    assert derive_seed(0, 1) != derive_seed(0, 2) != derive_seed(1, 1)
+    state = torch.random.get_rng_state()
+    with torch_seed(3):
+        a = torch.rand(3)
+    with torch_seed(3):
+        b = torch.rand(3)
+    assert torch.equal(a, b)
+    assert torch.equal(torch.random.get_rng_state(), state)
+
+
+def test_progress_only_when_verbose(capsys):
+    model = ToyLabelProjection()
+    assert list(model._progress(range(3))) == [0, 1, 2]
+    model.verbose = 1
+    list(model._progress(range(3), total=3, desc="training"))
+    assert "training" in capsys.readouterr().err
