@@ -212,13 +212,63 @@ def average_precision_scores(
     k = _check_k(k, D.shape[0])
     out = []
     for sl in _chunks(Q.shape[0], D.shape[0], batch_size):
-        ranked = _ranked_relevance(Q, D, rel, metric, sl, k)
-        hits = torch.cumsum(ranked, dim=1, dtype=torch.float64)
-        ranks = torch.arange(1, ranked.shape[1] + 1, device=Q.device, dtype=torch.float64)
-        n_rel = hits[:, -1]
-        ap = (hits / ranks * ranked).sum(dim=1) / n_rel.clamp_min(1.0)
-        out.append(ap.cpu())
+        if Q.device.type == "cpu":
+            out.append(torch.from_numpy(_ap_by_value_sort(Q, D, rel, metric, sl, k)))
+        else:
+            out.append(_ap_by_argsort(Q, D, rel, metric, sl, k).cpu())
     return torch.cat(out).numpy()
+
+
+def _ap_by_argsort(Q, D, rel: _Relevance, metric: str, sl: slice, k: int | None) -> torch.Tensor:
+    """AP from the stably ranked relevance of every database item (any input, ties included)."""
+    ranked = _ranked_relevance(Q, D, rel, metric, sl, k)
+    hits = torch.cumsum(ranked, dim=1, dtype=torch.float64)
+    ranks = torch.arange(1, ranked.shape[1] + 1, device=Q.device, dtype=torch.float64)
+    n_rel = hits[:, -1]
+    return (hits / ranks * ranked).sum(dim=1) / n_rel.clamp_min(1.0)
+
+
+def _ap_by_value_sort(Q, D, rel: _Relevance, metric: str, sl: slice, k: int | None) -> np.ndarray:
+    """AP without an argsort, for the CPU.
+
+    Only the ranks of relevant items matter: the k-th best relevant item, with
+    similarity t, sits at rank 1 + #{items with similarity > t} when there are no
+    ties. Sorting similarity *values* (SIMD sorts in numpy) and a batched
+    ``searchsorted`` give those ranks several times faster than ranking indices.
+    Rows with tied similarities fall back to the stable argsort, so results are
+    identical to it in every case.
+    """
+    sims = _similarity(Q[sl], D, metric).numpy()
+    relevant = rel.rows(sl).numpy()
+    ascending = np.sort(sims, axis=1)
+    has_ties = (ascending[:, 1:] == ascending[:, :-1]).any(axis=1)
+    ap = np.zeros(sims.shape[0])
+    clean = np.flatnonzero(~has_ties)
+    if clean.size:
+        if clean.size == sims.shape[0]:  # the usual case: no copies
+            s, r, asc = sims, relevant, ascending
+        else:
+            s, r, asc = sims[clean], relevant[clean], ascending[clean]
+        n_rel = r.sum(axis=1)
+        width = max(int(n_rel.max()), 1)
+        # relevant similarities, best first, padded with -inf; only the first
+        # max(n_relevant) columns can hold a relevant item
+        rel_desc = np.sort(np.where(r, s, -np.inf), axis=1)[:, : -width - 1 : -1]
+        n_greater = s.shape[1] - torch.searchsorted(
+            torch.from_numpy(asc), torch.from_numpy(rel_desc.copy()), right=True
+        ).numpy()
+        rank = n_greater + 1
+        hits = np.arange(1, width + 1)[None, :]
+        valid = hits <= n_rel[:, None]
+        if k is not None:
+            valid &= rank <= k
+        precision_sum = np.where(valid, hits / rank, 0.0).sum(axis=1)
+        ap[clean] = precision_sum / np.maximum(valid.sum(axis=1), 1)
+    tied = np.flatnonzero(has_ties)
+    for start in tied:  # rare with continuous embeddings
+        row = slice(sl.start + int(start), sl.start + int(start) + 1)
+        ap[start] = float(_ap_by_argsort(Q, D, rel, metric, row, k)[0])
+    return ap
 
 
 def mean_average_precision(
