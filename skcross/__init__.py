@@ -4,6 +4,7 @@ Learn a common space in which a query of one modality (an image) retrieves
 relevant items of another (texts, audio, 3-D models).
 """
 
+from ._minvi import MinVIRBM
 from ._multimodal import MultiModal
 from ._per_modality import PerModality
 from ._version import __version__
@@ -11,6 +12,7 @@ from .base import CrossModalEstimator
 
 __all__ = [
     "CrossModalEstimator",
+    "MinVIRBM",
     "MultiModal",
     "PerModality",
     "__version__",

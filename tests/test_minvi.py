@@ -1,0 +1,340 @@
+"""Tests of MinVIRBM: the RBM algebra against brute force, inference, training, persistence."""
+
+import itertools
+import pickle
+
+import joblib
+import numpy as np
+import pytest
+import torch
+from conftest import gpu
+from scipy.special import expit, logsumexp
+from sklearn.base import clone
+
+from skcross._minvi import (
+    MinVIRBM,
+    _free_energy,
+    _hidden_input,
+    _visible_logits,
+)
+
+
+def _states(n):
+    return np.array(list(itertools.product([0.0, 1.0], repeat=n)))
+
+
+def _random_params(rng, sizes, K):
+    t = lambda a: torch.as_tensor(a, dtype=torch.float64)  # noqa: E731
+    return {
+        "paths": [[] for _ in sizes],
+        "W": [t(rng.randn(n, K)) for n in sizes],
+        "c": [t(rng.randn(n)) for n in sizes],
+        "b": t(rng.randn(K)),
+    }
+
+
+def _copy_bits(n=300, bits=4, flip=0.1, seed=0):
+    """Two binary modalities: y is x with each bit flipped with probability ``flip``."""
+    rng = np.random.RandomState(seed)
+    x = (rng.rand(n, bits) < 0.5).astype(float)
+    y = np.abs(x - (rng.rand(n, bits) < flip))
+    return [x, y]
+
+
+def _model_params(model):
+    return model._params(torch.device("cpu"))
+
+
+def _exact_conditional_nll(model, X):
+    """-E[log P(y|x) + log P(x|y)] (Eq. 2) by enumerating the target modality's states."""
+    p = _model_params(model)
+    types = model.visible_types_
+    total = 0.0
+    for t in range(2):
+        states = torch.as_tensor(_states(X[t].shape[1]), dtype=torch.float32)
+        other = torch.as_tensor(X[1 - t], dtype=torch.float32)
+        # free energy of every (conditioning sample, target state) pair
+        rep = other.repeat_interleave(len(states), 0)
+        tiled = states.repeat(len(other), 1)
+        vs = [tiled, rep] if t == 0 else [rep, tiled]
+        f_all = _free_energy(p, types, vs).reshape(len(other), len(states)).numpy()
+        vs_data = [torch.as_tensor(x, dtype=torch.float32) for x in X]
+        f_data = _free_energy(p, types, vs_data).numpy()
+        total += np.mean(f_data + logsumexp(-f_all, axis=1))
+    return total
+
+
+def _exact_nll(model, X):
+    """-E[log P(x, y)] (Eq. 3) by enumerating every visible state."""
+    p = _model_params(model)
+    sizes = [x.shape[1] for x in X]
+    states = torch.as_tensor(_states(sum(sizes)), dtype=torch.float32)
+    split = [states[:, : sizes[0]], states[:, sizes[0] :]]
+    log_z = logsumexp(-_free_energy(p, model.visible_types_, split).numpy())
+    f = _free_energy(p, model.visible_types_, [torch.as_tensor(x, dtype=torch.float32) for x in X])
+    return float(np.mean(f.numpy()) + log_z)
+
+
+def _independent_nll(X):
+    """NLL of independent Bernoulli units at the data means: what a model learns without association."""
+    total = 0.0
+    for x in X:
+        m = x.mean(0).clip(1e-6, 1 - 1e-6)
+        total += -np.mean((x * np.log(m) + (1 - x) * np.log(1 - m)).sum(1))
+    return total
+
+
+# ------------------------------------------------------------- RBM algebra
+def test_conditionals_and_free_energy_match_brute_force():
+    rng = np.random.RandomState(0)
+    nx, ny, K = 3, 2, 3
+    p = _random_params(rng, [nx, ny], K)
+    Wx, Wy, cx, cy, b = (a.numpy() for a in (*p["W"], *p["c"], p["b"]))
+    X, Y, H = _states(nx), _states(ny), _states(K)
+    # E(x, y, h) of Eq. 5 for every joint state
+    E = -(
+        np.einsum("xi,ik,hk->xh", X, Wx, H)[:, None, :]
+        + np.einsum("yj,jk,hk->yh", Y, Wy, H)[None, :, :]
+        + (H @ b)[None, None, :]
+        + (X @ cx)[:, None, None]
+        + (Y @ cy)[None, :, None]
+    )
+    # free energy: -log sum_h exp(-E)
+    xs = torch.as_tensor(np.repeat(X, len(Y), 0))
+    ys = torch.as_tensor(np.tile(Y, (len(X), 1)))
+    F = _free_energy(p, ["binary", "binary"], [xs, ys]).numpy().reshape(len(X), len(Y))
+    np.testing.assert_allclose(F, -logsumexp(-E, axis=2), rtol=1e-10)
+
+    # Eq. 6: P(h_k = 1 | x, y) against the brute-force posterior marginals
+    post = np.exp(-E - logsumexp(-E, axis=2, keepdims=True))  # P(h | x, y)
+    brute = np.einsum("xyh,hk->xyk", post, H)
+    eq6 = expit(_hidden_input(p, [xs, ys]).numpy()).reshape(len(X), len(Y), K)
+    np.testing.assert_allclose(eq6, brute, rtol=1e-10)
+
+    # Eq. 7: P(y_j = 1 | h) against the brute-force conditional over (x, y) given h
+    joint_h = np.exp(-E - logsumexp(-E, axis=(0, 1), keepdims=True))  # P(x, y | h)
+    brute_y = np.einsum("xyh,yj->hj", joint_h, Y)
+    eq7 = expit(_visible_logits(p, 1, torch.as_tensor(H)).numpy())
+    np.testing.assert_allclose(eq7, brute_y, rtol=1e-10)
+
+    # P(y | x) from free energies equals the brute-force conditional
+    logp = logsumexp(-E, axis=2)  # log P(x, y) + log Z
+    brute_cond = np.exp(logp - logsumexp(logp, axis=1, keepdims=True))
+    cond = np.exp(-F - logsumexp(-F, axis=1, keepdims=True))
+    np.testing.assert_allclose(cond, brute_cond, rtol=1e-10)
+
+
+def test_gaussian_free_energy_matches_numerical_integral():
+    # one Gaussian visible unit, one hidden unit: F(v) against the defining sum over h
+    rng = np.random.RandomState(1)
+    p = _random_params(rng, [1], 2)
+    w, c, b = p["W"][0].numpy()[0], p["c"][0].numpy()[0], p["b"].numpy()
+    v = np.linspace(-3, 3, 7)
+    H = _states(2)
+    E = 0.5 * (v[:, None] - c) ** 2 - v[:, None] * (H @ w)[None] - (H @ b)[None]
+    F = _free_energy(p, ["gaussian"], [torch.as_tensor(v[:, None])]).numpy()
+    np.testing.assert_allclose(F, -logsumexp(-E, axis=1), rtol=1e-10)
+
+
+def test_mean_field_output_is_fixed_point_of_eq8():
+    X = _copy_bits(n=150, bits=5)
+    model = MinVIRBM(n_components=6, max_epochs=20, batch_size=30, learning_rate=0.02, random_state=0).fit(X)
+    model.set_params(n_mean_field=300)
+    h = model.transform(0, X[0])
+    y_hat = model.predict_modality(1, 0, X[0])
+    Wx, Wy = model.weights_
+    np.testing.assert_allclose(y_hat, expit(h @ Wy.T + model.visible_biases_[1]), atol=1e-4)
+    np.testing.assert_allclose(h, expit(X[0] @ Wx + y_hat @ Wy + model.hidden_bias_), atol=1e-4)
+    # and it differs from one bottom-up pass with y = 0 (the iteration does something)
+    h0 = expit(X[0] @ Wx + model.hidden_bias_)
+    assert np.abs(h - h0).max() > 1e-2
+
+
+def test_joint_transform_is_eq6():
+    X = _copy_bits(n=60, bits=3)
+    model = MinVIRBM(n_components=5, max_epochs=2, random_state=0).fit(X)
+    expected = expit(X[0] @ model.weights_[0] + X[1] @ model.weights_[1] + model.hidden_bias_)
+    np.testing.assert_allclose(model.joint_transform(X), expected, atol=1e-5)
+    assert model.joint_transform(X).dtype == np.float32
+    # transform(X_multi) keeps the package-wide contract: per-modality embeddings
+    emb = model.transform(X)
+    np.testing.assert_allclose(emb.modality(0), model.transform(0, X[0]))
+
+
+# ----------------------------------------------------------------- training
+@pytest.mark.parametrize("method", ["mp", "cd_percloss"])
+def test_minvi_training_lowers_exact_conditional_loss(method):
+    X = _copy_bits()
+    model = MinVIRBM(
+        n_components=8, method=method, max_epochs=40, batch_size=30, learning_rate=0.03, random_state=0
+    ).fit(X)
+    # y copies x with 10% of the bits flipped: the best conditional guess gets 90% of them
+    # right, independent units 50%. Both methods learn the association ...
+    assert _exact_map_accuracy(model, X) > 0.8
+    # ... and lower the exact L_VI of Eq. 2 (enumerated) below that of independent units;
+    # MP, which fits the conditionals themselves, by far (CD-PercLoss, a perceptron-style
+    # rule, stops once the data has the lowest free energy).
+    baseline = _independent_nll(X)
+    assert _exact_conditional_nll(model, X) < baseline - (1.5 if method == "mp" else 0.2)
+    if method == "mp":  # the MP prediction loss itself went down during training
+        assert model.loss_curve_[-1] < 0.8 * model.loss_curve_[0]
+
+
+def test_ml_pcd_lowers_exact_negative_log_likelihood():
+    X = _copy_bits()
+    model = MinVIRBM(
+        n_components=8, objective="ml", max_epochs=40, batch_size=30, learning_rate=0.03, random_state=0
+    ).fit(X)
+    assert len(model.loss_curve_) == 40
+    assert _exact_nll(model, X) < _independent_nll(X) - 0.5
+
+
+def test_deep_variant_pretrains_and_finetunes():
+    rng = np.random.RandomState(0)
+    z = rng.randn(120, 2)
+    X = {"img": z @ rng.randn(2, 6) + 0.1 * rng.randn(120, 6), "txt": (z @ rng.randn(2, 5) > 0).astype(float)}
+    model = MinVIRBM(
+        n_components=8, hidden_layer_sizes={"img": [7, 5], "txt": []}, max_epochs=15,
+        batch_size=30, learning_rate=0.02, n_mean_field=3, random_state=0,
+    ).fit(X)
+    assert model.visible_types_ == ["gaussian", "binary"]
+    assert model.layer_sizes_ == [[7, 5], []]
+    assert [len(c) for c in model.pretrain_loss_curves_] == [2, 0]
+    assert [layer[0].shape for layer in model.pathways_[0]] == [(6, 7), (7, 5)]
+    assert model.weights_[0].shape == (5, 8) and model.weights_[1].shape == (5, 8)
+    # MDRNN fine-tuning reduced its reconstruction loss
+    assert model.loss_curve_[-1] < model.loss_curve_[0]
+    assert model.transform("img", X["img"]).shape == (120, 8)
+    pred = model.predict_modality("img", "txt", X["txt"])
+    assert pred.shape == (120, 6) and np.all(np.isfinite(pred))
+    # the Gaussian prediction comes back in the input's units (standardisation undone)
+    np.testing.assert_allclose(pred.mean(0), X["img"].mean(0), atol=0.5 * X["img"].std(0).max())
+
+
+def test_three_modalities_and_ml_deep():
+    rng = np.random.RandomState(0)
+    bits = (rng.rand(90, 3) < 0.5).astype(float)
+    X = [bits, 1 - bits, np.hstack([bits, bits])]
+    model = MinVIRBM(n_components=6, max_epochs=3, n_mean_field=2, random_state=0).fit(X)
+    assert model.predict_modality(2, 0, X[0]).shape == (90, 6)
+    deep = MinVIRBM(n_components=6, objective="ml", hidden_layer_sizes=[[4], [], [3]], max_epochs=2,
+                    random_state=0).fit(X)
+    assert deep.transform(1, X[1]).shape == (90, 6)
+
+
+# ---------------------------------------------------------------- API rules
+def test_parameter_validation():
+    X = _copy_bits(n=40, bits=3)
+    for bad in [
+        {"objective": "vi"}, {"method": "gibbs"}, {"n_components": 0}, {"optimizer": "lbfgs"},
+        {"visible_types": "poisson"}, {"hidden_layer_sizes": [[3]]}, {"hidden_layer_sizes": {"zz": [2]}},
+        {"hidden_layer_sizes": [[0], []]}, {"learning_rate": -1.0},
+    ]:
+        with pytest.raises(ValueError):
+            MinVIRBM(max_epochs=1, **bad).fit(X)
+    with pytest.raises(ValueError, match="outside"):
+        MinVIRBM(visible_types="binary", max_epochs=1).fit([X[0] * 3, X[1]])
+    model = MinVIRBM(n_components=4, max_epochs=1, random_state=0).fit(X)
+    with pytest.raises(ValueError, match="same modality"):
+        model.predict_modality(0, 0, X[0])
+    assert MinVIRBM(visible_types={"1": "gaussian"}, n_components=4, max_epochs=1).fit(X).visible_types_ == [
+        "binary", "gaussian"]
+
+
+def test_sgd_optimizer_and_divergence():
+    X = _copy_bits(n=60, bits=3)
+    MinVIRBM(n_components=4, optimizer="sgd", max_epochs=2, random_state=0).fit(X)
+    from skcross.exceptions import TrainingDivergedError
+
+    Xg = [np.random.RandomState(0).randn(60, 3), X[1]]
+    with pytest.raises(TrainingDivergedError, match="epoch"):
+        MinVIRBM(n_components=4, optimizer="sgd", learning_rate=1e6, momentum=0.0, weight_decay=0.0,
+                 max_epochs=5, random_state=0).fit(Xg)
+
+
+def test_determinism_and_joblib_round_trip(tmp_path):
+    X = _copy_bits(n=80, bits=4)
+    params = dict(n_components=6, max_epochs=3, method="cd_percloss", random_state=3)
+    a = MinVIRBM(**params).fit(X)
+    b = clone(a).fit(X)
+    np.testing.assert_array_equal(a.transform(0, X[0]), b.transform(0, X[0]))
+    c = MinVIRBM(**{**params, "random_state": 4}).fit(X)
+    assert not np.array_equal(a.transform(0, X[0]), c.transform(0, X[0]))
+    joblib.dump(a, tmp_path / "m.joblib")
+    loaded = joblib.load(tmp_path / "m.joblib")
+    np.testing.assert_array_equal(a.transform(1, X[1]), loaded.transform(1, X[1]))
+    np.testing.assert_array_equal(a.predict_modality(1, 0, X[0]), loaded.predict_modality(1, 0, X[0]))
+
+
+def test_keyboard_interrupt_keeps_model_usable(monkeypatch):
+    X = _copy_bits(n=60, bits=3)
+    calls = {"n": 0}
+    original = MinVIRBM._mp_loss
+
+    def interrupted(self, *args):
+        calls["n"] += 1
+        if calls["n"] > 3:
+            raise KeyboardInterrupt
+        return original(self, *args)
+
+    monkeypatch.setattr(MinVIRBM, "_mp_loss", interrupted)
+    model = MinVIRBM(n_components=4, max_epochs=5, batch_size=20, random_state=0)
+    with pytest.warns(RuntimeWarning, match="interrupted after 1 epochs"):
+        model.fit(X)
+    assert model.n_iter_ == 1 and len(model.loss_curve_) == 1
+    assert model.transform(0, X[0]).shape == (60, 4)
+    assert not hasattr(model, "_interrupted")
+
+
+@gpu
+def test_cuda_fit_keeps_parameters_on_cpu():
+    X = _copy_bits(n=80, bits=4)
+    model = MinVIRBM(n_components=6, max_epochs=2, device="cuda", random_state=0).fit(X)
+    assert isinstance(model.weights_[0], np.ndarray)
+    cpu = pickle.loads(pickle.dumps(model)).set_params(device="cpu")
+    np.testing.assert_allclose(cpu.transform(0, X[0]), model.transform(0, X[0]), atol=1e-5)
+
+
+# ------------------------------------------------------------- real data
+@pytest.fixture(scope="module")
+def digits_model(digit_halves_split):
+    Xtr, Xte, ytr, yte = digit_halves_split
+    # real-valued intensities: "auto" picks unit-variance Gaussian visibles
+    model = MinVIRBM(
+        n_components=128, max_epochs=15, batch_size=50, learning_rate=1e-2,
+        n_mean_field=5, random_state=0,
+    ).fit(Xtr)
+    return model
+
+
+def test_digits_retrieval_beats_cca(digits_model, digit_halves_split, cca_digits_map):
+    Xtr, Xte, ytr, yte = digit_halves_split
+    # each half embedded alone (the other inferred, Eq. 8), ranked by cosine similarity
+    score = digits_model.score(Xte, yte)
+    assert score > cca_digits_map + 0.02
+
+
+def test_digits_predict_modality_beats_mean_imputation(digits_model, digit_halves_split):
+    Xtr, Xte, ytr, yte = digit_halves_split
+    for target, source in [("right", "left"), ("left", "right")]:
+        pred = digits_model.predict_modality(target, source, Xte.modality(source))
+        truth = Xte.modality(target)
+        err = np.mean((pred - truth) ** 2)
+        mean_err = np.mean((Xtr.modality(target).mean(0) - truth) ** 2)
+        assert err < 0.8 * mean_err
+
+
+def _exact_map_accuracy(model, X):
+    """Bitwise accuracy of argmin_y F(x, y), the prediction CD-PercLoss trains (both directions)."""
+    p = _model_params(model)
+    acc = []
+    for t in range(2):
+        states = torch.as_tensor(_states(X[t].shape[1]), dtype=torch.float32)
+        other = torch.as_tensor(X[1 - t], dtype=torch.float32)
+        rep = other.repeat_interleave(len(states), 0)
+        tiled = states.repeat(len(other), 1)
+        vs = [tiled, rep] if t == 0 else [rep, tiled]
+        f_all = _free_energy(p, model.visible_types_, vs).reshape(len(other), len(states))
+        best = states[f_all.argmin(1)].numpy()
+        acc.append(np.mean(best == X[t]))
+    return float(np.mean(acc))
