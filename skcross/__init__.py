@@ -4,6 +4,7 @@ Learn a common space in which a query of one modality (an image) retrieves
 relevant items of another (texts, audio, 3-D models).
 """
 
+from ._index import CrossModalIndex
 from ._minvi import MinVIRBM
 from ._multimodal import MultiModal
 from ._per_modality import PerModality
@@ -12,6 +13,7 @@ from .base import CrossModalEstimator
 
 __all__ = [
     "CrossModalEstimator",
+    "CrossModalIndex",
     "MinVIRBM",
     "MultiModal",
     "PerModality",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import threading
 from typing import Any, Iterator
 
 import numpy as np
@@ -48,13 +49,22 @@ def derive_seed(random_state: Any, *offsets: int) -> int:
     return int(seq.generate_state(1, dtype=np.uint32)[0] >> 1)
 
 
+# torch has one global RNG per process: seeded blocks running in threads of one
+# process (a threaded joblib or dask backend) would draw from each other's stream.
+_SEED_LOCK = threading.RLock()
+
+
 @contextlib.contextmanager
 def torch_seed(seed: int, device: torch.device | None = None) -> Iterator[None]:
-    """Seed torch inside the block without touching the caller's global RNG."""
+    """Seed torch inside the block without touching the caller's global RNG.
+
+    Seeded blocks are serialised within a process, so fits running in threads
+    stay reproducible; use processes for parallelism (the default of joblib).
+    """
     devices = []
     if device is not None and torch.device(device).type == "cuda":
         devices = [torch.device(device).index or 0]
-    with torch.random.fork_rng(devices=devices):
+    with _SEED_LOCK, torch.random.fork_rng(devices=devices):
         torch.manual_seed(seed)
         yield
 

@@ -154,6 +154,24 @@ def _ranked_relevance(Q, D, rel: _Relevance, metric: str, sl: slice, k: int | No
     return torch.gather(rel.rows(sl), 1, order)
 
 
+def _top_k_first_position(s: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``torch.topk`` whose ties at the k-th value go to the earliest columns.
+
+    ``torch.topk`` may keep any of several equal scores at the cut-off; the
+    rows where an equal score was left out are re-ranked by a stable sort
+    (rare with real-valued embeddings, so the fast path is the common one).
+    """
+    values, indices = torch.topk(s, k, dim=1)
+    cut = values[:, -1:]
+    left_out = (s == cut).sum(dim=1) > (values == cut).sum(dim=1)
+    if bool(left_out.any()):
+        rows = left_out.nonzero().squeeze(1)
+        order = torch.sort(s[rows], dim=1, descending=True, stable=True).indices[:, :k]
+        indices[rows] = order
+        values[rows] = s[rows].gather(1, order)
+    return values, indices
+
+
 def _check_k(k, n_database):
     if k is None:
         return None
@@ -442,7 +460,7 @@ def top_k_similarities(
     all_idx, all_sim = [], []
     for sl in _chunks(Q.shape[0], D.shape[0], batch_size):
         sims = _similarity(Q[sl], D, metric)
-        top_sim, top_idx = torch.topk(sims, k, dim=1)
+        top_sim, top_idx = _top_k_first_position(sims, k)
         # Deterministic order among equal similarities: by database position.
         order = torch.argsort(top_idx, dim=1)
         top_sim, top_idx = torch.gather(top_sim, 1, order), torch.gather(top_idx, 1, order)

@@ -1,0 +1,454 @@
+"""Retrieval at scale: a database of embeddings searched by exact chunked top-k.
+
+``CrossModalEstimator.retrieve`` embeds the whole database on every call and
+ranks it in one go, which is fine for evaluation but not for serving. The index
+embeds the database once, in chunks, keeps the embeddings, and answers queries
+by scanning the database block by block, so memory stays bounded by the block
+size whatever the database size. FAISS is an optional backend for users who
+already rely on it (or want its approximate indexes).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+from sklearn.exceptions import NotFittedError
+from sklearn.utils.validation import check_is_fitted
+
+from ._torch_utils import resolve_device
+from ._validation import resolve_modality
+from ._version import __version__
+from .base import _compatible
+from .exceptions import IncompatibleVersionError
+from .metrics._ranking import _top_k_first_position
+
+__all__ = ["CrossModalIndex"]
+
+_METRICS = ("cosine", "dot", "euclidean")
+_BACKENDS = ("torch", "faiss")
+# Elements of one query x database similarity block (float32: 256 MiB).
+_BLOCK_ELEMENTS = 2**26
+
+
+def _import_faiss():
+    try:
+        import faiss  # noqa: F401
+    except ImportError as exc:
+        raise ImportError(
+            "backend='faiss' needs the faiss package, which is not installed. "
+            "Install it with `pip install faiss-cpu` (or `pip install skcross[faiss]`; "
+            "faiss-gpu from conda for GPUs), or use backend='torch' (exact search)."
+        ) from exc
+    return faiss
+
+
+class CrossModalIndex:
+    """A searchable database of one modality's embeddings in the common space.
+
+    ``add`` embeds database items of ``modality`` with a fitted skcross
+    estimator, in chunks of ``batch_size``, and stores the embeddings;
+    ``search`` embeds queries of any modality and returns the ``k`` most similar
+    database items. The torch backend is exact: the database is scanned block by
+    block (on the GPU when available) and a running top-``k`` is merged, so no
+    ``n_queries x n_database`` matrix is ever built. The FAISS backend hands the
+    stored embeddings to a FAISS index (exact ``"Flat"`` by default, or any
+    ``index_factory`` string such as ``"IVF1024,Flat"`` for approximate search).
+
+    Parameters
+    ----------
+    estimator : fitted CrossModalEstimator or None
+        Embeds database items and queries. ``None`` is allowed when only
+        precomputed embeddings are used (:meth:`add_embeddings` and
+        :meth:`search_embeddings`).
+    modality : int or str, default=None
+        The modality of the database items (position or name in the
+        estimator's ``modalities_``). Required by :meth:`add`.
+    backend : {"torch", "faiss"}, default="torch"
+        Exact chunked search in torch, or a FAISS index (optional dependency).
+    batch_size : int, default=65536
+        Items embedded per ``estimator.transform`` call in :meth:`add`, and
+        database rows per similarity block in the torch search. Queries are
+        processed in chunks sized so that a block holds at most 2**26 scores.
+    device : str or torch.device, default="auto"
+        Where the torch backend computes ("auto": CUDA when available).
+    metric : {"cosine", "dot", "euclidean"} or None, default=None
+        Similarity to rank by. ``None`` uses the estimator's retrieval metric
+        (the one its ``score`` uses), or "cosine" without an estimator.
+    faiss_factory : str, default="Flat"
+        FAISS ``index_factory`` description for ``backend="faiss"``. Cosine
+        similarity uses an inner-product index on L2-normalised vectors.
+    nprobe : int or None, default=None
+        Inverted lists visited per query by FAISS IVF indexes.
+
+    Attributes
+    ----------
+    embeddings_ : ndarray of shape (n_items, n_components)
+        The stored database embeddings (their dtype is the estimator's
+        embedding dtype, float32 for the torch methods).
+    n_items_ : int
+        Number of stored items.
+
+    Notes
+    -----
+    Equal similarities are returned in database order, like
+    :func:`skcross.metrics.top_k_similarities`. For ``metric="euclidean"`` the
+    returned scores are negative distances (larger is more similar). ``k``
+    larger than the database is clipped to the database size.
+
+    The FAISS index is built (and trained, for IVF indexes) from the stored
+    embeddings at the first search after an :meth:`add`, so add in large
+    batches. It is not pickled: :meth:`save` stores the embeddings and the
+    estimator, and the FAISS index is rebuilt at the first search after
+    :meth:`load`. With the torch backend on a GPU, the database is copied to
+    the GPU once and cached until the next :meth:`add`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skcross import CrossModalIndex
+    >>> index = CrossModalIndex(None, metric="cosine")
+    >>> index.add_embeddings(np.array([[1.0, 0.0], [0.0, 1.0], [0.7, 0.7]]))
+    >>> idx, sim = index.search_embeddings(np.array([[1.0, 0.1]]), k=2)
+    >>> idx
+    array([[0, 2]])
+    >>> sim.round(3)
+    array([[0.995, 0.774]])
+    """
+
+    def __init__(
+        self,
+        estimator: Any = None,
+        modality: Any = None,
+        backend: str = "torch",
+        batch_size: int = 65536,
+        device: Any = "auto",
+        metric: str | None = None,
+        faiss_factory: str = "Flat",
+        nprobe: int | None = None,
+    ) -> None:
+        self.estimator = estimator
+        self.modality = modality
+        self.backend = backend
+        self.batch_size = batch_size
+        self.device = device
+        self.metric = metric
+        self.faiss_factory = faiss_factory
+        self.nprobe = nprobe
+        self._chunks: list[np.ndarray] = []
+        self._embeddings: np.ndarray | None = None
+        self._faiss_index = None
+        self._device_cache: tuple | None = None
+
+    # ------------------------------------------------------------ parameters
+    def _check_params(self) -> None:
+        if self.backend not in _BACKENDS:
+            raise ValueError(f"backend must be one of {_BACKENDS}, got {self.backend!r}.")
+        if self.backend == "faiss":
+            _import_faiss()
+        if (
+            isinstance(self.batch_size, bool)
+            or not isinstance(self.batch_size, (int, np.integer))
+            or self.batch_size < 1
+        ):
+            raise ValueError(f"batch_size must be a positive integer, got {self.batch_size!r}.")
+        metric = self._metric()
+        if metric not in _METRICS:
+            raise ValueError(f"metric must be one of {_METRICS}, got {metric!r}.")
+
+    def _metric(self) -> str:
+        if self.metric is not None:
+            return self.metric
+        if self.estimator is not None and hasattr(self.estimator, "_get_retrieval_metric"):
+            return self.estimator._get_retrieval_metric()
+        return "cosine"
+
+    def _check_estimator(self, what: str) -> None:
+        if self.estimator is None:
+            raise ValueError(
+                f"{what} embeds data with the estimator, but this index has none: "
+                "pass a fitted estimator, or use add_embeddings / search_embeddings "
+                "with precomputed embeddings."
+            )
+        check_is_fitted(self.estimator)
+
+    # ------------------------------------------------------------------ add
+    def add(self, X: Any) -> "CrossModalIndex":
+        """Embed database items of ``modality`` and store them.
+
+        Parameters
+        ----------
+        X : array-like or sparse matrix of shape (n_items, n_features)
+            Samples of the index's modality; validated by the estimator.
+
+        Returns
+        -------
+        self
+        """
+        self._check_params()
+        self._check_estimator("add")
+        if self.modality is None:
+            raise ValueError("add needs the database modality: CrossModalIndex(estimator, modality).")
+        modality = resolve_modality(self.modality, self.estimator.modalities_)
+        if not sp.issparse(X) and not isinstance(X, np.ndarray):
+            X = np.asarray(X) if not hasattr(X, "to_numpy") else X.to_numpy()
+        n = X.shape[0] if getattr(X, "ndim", 0) >= 1 else 0
+        if n == 0 or X.ndim != 2:
+            # Let the estimator's validation name the problem (empty, 1-D, 3-D...).
+            self.estimator.transform(modality, X)
+        parts = [
+            self.estimator.transform(modality, X[start : start + self.batch_size])
+            for start in range(0, n, self.batch_size)
+        ]
+        self._append(np.concatenate(parts) if len(parts) > 1 else parts[0])
+        return self
+
+    def add_embeddings(self, E: Any) -> None:
+        """Store precomputed database embeddings (rows of the common space)."""
+        self._check_params()
+        E = self._as_embeddings(E, "embeddings")
+        self._append(E)
+
+    def _as_embeddings(self, E: Any, what: str) -> np.ndarray:
+        if isinstance(E, torch.Tensor):
+            E = E.detach().cpu().numpy()
+        E = np.asarray(E)
+        if E.dtype.kind not in "biuf":
+            raise TypeError(f"{what} must be numeric, got dtype {E.dtype}.")
+        if E.ndim != 2:
+            raise ValueError(f"{what} must be 2-D (n_items, n_dims), got shape {E.shape}.")
+        if E.shape[0] == 0:
+            raise ValueError(f"{what} is empty.")
+        if E.dtype.kind != "f":
+            E = E.astype(np.float32)
+        if not np.all(np.isfinite(E)):
+            raise ValueError(f"{what} contain NaN or inf.")
+        dims = self.n_components_ if self._has_items() else None
+        if dims is not None and E.shape[1] != dims:
+            raise ValueError(
+                f"{what} have {E.shape[1]} dimensions, but the index holds "
+                f"{dims}-dimensional embeddings."
+            )
+        return E
+
+    def _append(self, E: np.ndarray) -> None:
+        if self._has_items() and E.shape[1] != self.n_components_:
+            raise ValueError(
+                f"new embeddings have {E.shape[1]} dimensions, but the index holds "
+                f"{self.n_components_}-dimensional embeddings."
+            )
+        self._chunks.append(np.ascontiguousarray(E))
+        self._faiss_index = None
+        self._device_cache = None
+
+    def _has_items(self) -> bool:
+        return bool(self._chunks) or self._embeddings is not None
+
+    @property
+    def embeddings_(self) -> np.ndarray:
+        if not self._has_items():
+            raise NotFittedError("This CrossModalIndex is empty: call add(X) or add_embeddings(E) first.")
+        if self._chunks:
+            parts = ([self._embeddings] if self._embeddings is not None else []) + self._chunks
+            self._embeddings = np.concatenate(parts) if len(parts) > 1 else parts[0]
+            self._chunks = []
+        return self._embeddings
+
+    @property
+    def n_items_(self) -> int:
+        return 0 if not self._has_items() else int(self.embeddings_.shape[0])
+
+    @property
+    def n_components_(self) -> int:
+        first = self._embeddings if self._embeddings is not None else self._chunks[0]
+        return int(first.shape[1])
+
+    def __len__(self) -> int:
+        return self.n_items_
+
+    # --------------------------------------------------------------- search
+    def search(self, query_modality: Any, X_query: Any, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
+        """The ``k`` database items most similar to each query.
+
+        Parameters
+        ----------
+        query_modality : int or str
+            Modality of the queries (position or name).
+        X_query : array-like of shape (n_queries, n_features)
+        k : int, default=10
+
+        Returns
+        -------
+        indices : ndarray of shape (n_queries, min(k, n_items))
+            Positions of database items (in the order they were added), most
+            similar first.
+        scores : ndarray of shape (n_queries, min(k, n_items))
+            Their similarities (negative distances for "euclidean").
+        """
+        self._check_params()
+        self._check_k(k)
+        self._check_estimator("search")
+        if not self._has_items():
+            raise NotFittedError("This CrossModalIndex is empty: call add(X) before search.")
+        Q = self.estimator.transform(query_modality, X_query)
+        return self.search_embeddings(Q, k)
+
+    def search_embeddings(self, Q: Any, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
+        """Like :meth:`search`, for precomputed query embeddings ``Q``."""
+        self._check_params()
+        self._check_k(k)
+        if not self._has_items():
+            raise NotFittedError(
+                "This CrossModalIndex is empty: call add(X) or add_embeddings(E) before searching."
+            )
+        Q = self._as_embeddings(Q, "query embeddings")
+        k = int(min(k, self.n_items_))
+        if self.backend == "faiss":
+            return self._search_faiss(Q, k)
+        return self._search_torch(Q, k)
+
+    @staticmethod
+    def _check_k(k: Any) -> None:
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+            raise ValueError(f"k must be a positive integer, got {k!r}.")
+
+    def _database(self, device: torch.device, dtype: torch.dtype):
+        """The database (and per-row statistics) as tensors on ``device``, cached."""
+        key = (str(device), dtype, self.n_items_, self._metric())
+        if self._device_cache is not None and self._device_cache[0] == key:
+            return self._device_cache[1:]
+        D = torch.from_numpy(self.embeddings_)
+        if device.type == "cuda":
+            D = D.to(device)
+        D = D.to(dtype)
+        metric = self._metric()
+        stat = None
+        if metric == "cosine":
+            norms = torch.linalg.vector_norm(D, dim=1)
+            stat = 1.0 / norms.clamp_min(torch.finfo(dtype).tiny)
+        elif metric == "euclidean":
+            stat = (D * D).sum(dim=1)
+        self._device_cache = (key, D, stat)
+        return D, stat
+
+    def _search_torch(self, Q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        device = resolve_device(self.device)
+        metric = self._metric()
+        dtype = torch.promote_types(
+            torch.from_numpy(Q[:0]).dtype, torch.from_numpy(self.embeddings_[:0]).dtype
+        )
+        D, stat = self._database(device, dtype)
+        n, block = D.shape[0], int(self.batch_size)
+        q_chunk = max(1, _BLOCK_ELEMENTS // min(block, n))
+        out_idx, out_sim = [], []
+        with torch.no_grad():
+            for qs in range(0, Q.shape[0], q_chunk):
+                Qc = torch.from_numpy(np.ascontiguousarray(Q[qs : qs + q_chunk])).to(device, dtype)
+                if metric == "cosine":
+                    Qc = Qc / torch.linalg.vector_norm(Qc, dim=1, keepdim=True).clamp_min(
+                        torch.finfo(dtype).tiny
+                    )
+                q_sq = (Qc * Qc).sum(dim=1, keepdim=True) if metric == "euclidean" else None
+                best_s = best_i = None
+                for ds in range(0, n, block):
+                    Dc = D[ds : ds + block]
+                    s = Qc @ Dc.T
+                    if metric == "cosine":
+                        s *= stat[ds : ds + block]
+                    elif metric == "euclidean":
+                        sq = q_sq - 2.0 * s + stat[ds : ds + block]
+                        s = -sq.clamp_min_(0.0).sqrt_()
+                    ts, ti = _top_k_first_position(s, min(k, s.shape[1]))
+                    ti += ds
+                    if best_s is None:
+                        best_s, best_i = ts, ti
+                    else:
+                        cs, ci = torch.cat([best_s, ts], 1), torch.cat([best_i, ti], 1)
+                        # Lay candidates out in database order, so that position
+                        # breaks ties like it does within a block.
+                        by_pos = torch.argsort(ci, dim=1)
+                        cs, ci = cs.gather(1, by_pos), ci.gather(1, by_pos)
+                        best_s, keep = _top_k_first_position(cs, min(k, cs.shape[1]))
+                        best_i = ci.gather(1, keep)
+                by_pos = torch.argsort(best_i, dim=1)
+                best_s, best_i = best_s.gather(1, by_pos), best_i.gather(1, by_pos)
+                order = torch.sort(best_s, dim=1, descending=True, stable=True).indices
+                out_sim.append(best_s.gather(1, order).cpu())
+                out_idx.append(best_i.gather(1, order).cpu())
+        return torch.cat(out_idx).numpy(), torch.cat(out_sim).numpy()
+
+    def _search_faiss(self, Q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        faiss = _import_faiss()
+        metric = self._metric()
+        if self._faiss_index is None:
+            D = np.ascontiguousarray(self.embeddings_, dtype=np.float32)
+            if metric == "cosine":
+                D = D / np.maximum(np.linalg.norm(D, axis=1, keepdims=True), np.finfo(np.float32).tiny)
+            kind = faiss.METRIC_L2 if metric == "euclidean" else faiss.METRIC_INNER_PRODUCT
+            index = faiss.index_factory(D.shape[1], self.faiss_factory, kind)
+            if not index.is_trained:
+                index.train(D)
+            index.add(D)
+            self._faiss_index = index
+        index = self._faiss_index
+        if self.nprobe is not None:
+            faiss.extract_index_ivf(index).nprobe = int(self.nprobe)
+        Qf = np.ascontiguousarray(Q, dtype=np.float32)
+        if metric == "cosine":
+            Qf = Qf / np.maximum(np.linalg.norm(Qf, axis=1, keepdims=True), np.finfo(np.float32).tiny)
+        scores, indices = index.search(Qf, k)
+        if metric == "euclidean":
+            # FAISS returns squared distances; report negative distances like torch.
+            scores = -np.sqrt(np.maximum(scores, 0.0))
+        return indices.astype(np.int64), scores
+
+    # ---------------------------------------------------------- persistence
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        if self._has_items():
+            state["_embeddings"] = self.embeddings_
+        state["_chunks"] = []
+        state["_faiss_index"] = None  # rebuilt from the embeddings when needed
+        state["_device_cache"] = None
+        state["_skcross_version"] = __version__
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        saved = state.pop("_skcross_version", None)
+        if saved is None or not _compatible(saved, __version__):
+            raise IncompatibleVersionError(
+                f"This CrossModalIndex was saved with skcross {saved}; skcross "
+                f"{__version__} cannot load it. Install skcross=={saved} to load it, "
+                "or rebuild the index."
+            )
+        self.__dict__.update(state)
+
+    def save(self, path: str | Path, compress: int = 0) -> None:
+        """Save the embeddings and the estimator to ``path`` with joblib.
+
+        The file records the skcross version; :meth:`load` refuses a file from
+        an incompatible version with :class:`~skcross.exceptions.IncompatibleVersionError`.
+        """
+        import joblib
+
+        joblib.dump(self, path, compress=compress)
+
+    @classmethod
+    def load(cls, path: str | Path) -> "CrossModalIndex":
+        """Load an index written by :meth:`save` (on any device)."""
+        import joblib
+
+        obj = joblib.load(path)
+        if not isinstance(obj, cls):
+            raise TypeError(f"{path} holds a {type(obj).__name__}, not a {cls.__name__}.")
+        return obj
+
+    def __repr__(self) -> str:
+        est = "None" if self.estimator is None else type(self.estimator).__name__
+        return (
+            f"CrossModalIndex(estimator={est}, modality={self.modality!r}, "
+            f"backend={self.backend!r}, n_items={self.n_items_})"
+        )
