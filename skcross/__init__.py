@@ -8,6 +8,7 @@ from ._index import CrossModalIndex
 from ._minvi import MinVIRBM
 from ._multimodal import MultiModal
 from ._per_modality import PerModality
+from ._sdml import SDML
 from ._version import __version__
 from .base import CrossModalEstimator
 
@@ -17,5 +18,6 @@ __all__ = [
     "MinVIRBM",
     "MultiModal",
     "PerModality",
+    "SDML",
     "__version__",
 ]

@@ -45,7 +45,9 @@ def derive_seed(random_state: Any, *offsets: int) -> int:
         base = int(random_state)
     else:  # None or a RandomState: draw from it
         base = int(check_random_state(random_state).randint(2**31 - 1))
-    seq = np.random.SeedSequence([base % (2**63), *[int(o) for o in offsets]])
+    # The count of offsets is part of the entropy: SeedSequence([b]) equals
+    # SeedSequence([b, 0]), which would give derive_seed(rs) == derive_seed(rs, 0).
+    seq = np.random.SeedSequence([base % (2**63), len(offsets), *[int(o) for o in offsets]])
     return int(seq.generate_state(1, dtype=np.uint32)[0] >> 1)
 
 

@@ -1,0 +1,297 @@
+"""Tests of SDML (Scalable Deep Multimodal Learning): one independent network per modality."""
+
+import copy
+import io
+
+import joblib
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.model_selection import GridSearchCV
+from sklearn.preprocessing import StandardScaler
+
+from conftest import gpu
+from skcross._sdml import SDML, holdout_indices
+from skcross.datasets import load_wikipedia, make_multimodal_classification
+from skcross.exceptions import TrainingDivergedError
+from skcross.metrics import make_map_scorer, mean_average_precision
+
+# Small, fast settings: the tests check behaviour, not the paper's numbers.
+FAST = dict(n_components=8, hidden_layer_sizes=(32,), lr=1e-3, batch_size=30, max_epochs=15)
+
+
+@pytest.fixture(scope="module")
+def three_modal():
+    return make_multimodal_classification(
+        n_samples=180, n_modalities=3, n_classes=3, n_features=[8, 6, 5], random_state=0
+    )
+
+
+def _state(model, index):
+    return {k: v.clone() for k, v in model.networks_[index].module_.state_dict().items()}
+
+
+def _same_state(a, b):
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def _chance_map(y_query, y_db):
+    """mAP of a random ranking: what an embedding with no class information scores."""
+    rng = np.random.RandomState(0)
+    return mean_average_precision(
+        rng.randn(len(y_query), 4), rng.randn(len(y_db), 4), y_query, y_db
+    )
+
+
+def test_shapes_and_determinism(three_modal):
+    X, y = three_modal
+    model = SDML(random_state=0, **FAST).fit(X, y)
+    assert model.modalities_ == ["0", "1", "2"] and model.n_features_in_ == [8, 6, 5]
+    P = model.projection_
+    assert P.shape == (8, 3) and P.dtype == np.float32
+    np.testing.assert_allclose(P.T @ P, np.eye(3), atol=1e-5)
+    E = model.transform(1, X.modality(1))
+    assert E.shape == (180, 8) and E.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(E, axis=1), 1.0, atol=1e-5)
+    assert len(model.best_epochs_) == 3 and all(1 <= e <= 15 for e in model.best_epochs_)
+
+    again = SDML(random_state=0, **FAST).fit(X, y)
+    for i in range(3):
+        np.testing.assert_array_equal(
+            model.transform(i, X.modality(i)), again.transform(i, X.modality(i))
+        )
+    other = SDML(random_state=1, **FAST).fit(X, y)
+    assert not np.array_equal(E, other.transform(1, X.modality(1)))
+    assert not np.array_equal(P, other.projection_)
+    assert model.score(X, y) > _chance_map(y, y) + 0.3
+
+
+def test_modality_network_is_independent_of_other_modalities(three_modal):
+    X, y = three_modal
+    Xa, Xb = X.modality(0), X.modality(1)
+    rng = np.random.RandomState(1)
+    first = SDML(random_state=0, **FAST).fit([Xa, Xb], y)
+    changed = SDML(random_state=0, **FAST).fit(
+        [Xa, Xb[::-1] + rng.randn(*Xb.shape)], [y, y[::-1]]
+    )
+    assert _same_state(_state(first, 0), _state(changed, 0))
+    np.testing.assert_array_equal(first.transform(0, Xa), changed.transform(0, Xa))
+    assert not np.array_equal(first.transform(1, Xb), changed.transform(1, Xb))
+
+
+def test_add_modality(three_modal):
+    X, y = three_modal
+    model = SDML(random_state=0, **FAST).fit([X.modality(0), X.modality(1)], y)
+    before = [_state(model, i) for i in range(2)]
+    P = model.projection_.copy()
+    assert model.add_modality(X.modality(2), y, name="audio") is model
+    assert model.modalities_ == ["0", "1", "audio"] and model.n_modalities_ == 3
+    assert model.n_features_in_ == [8, 6, 5] and len(model.best_epochs_) == 3
+    np.testing.assert_array_equal(model.projection_, P)
+    for i in range(2):
+        assert _same_state(before[i], _state(model, i))
+    new = model.transform("audio", X.modality(2))
+    for i in range(2):
+        old = model.transform(i, X.modality(i))
+        assert mean_average_precision(new, old, y, y) > _chance_map(y, y) + 0.3
+    # The added network is the one a three-modality fit trains at that position.
+    full = SDML(random_state=0, **FAST).fit(X, y)
+    assert _same_state(_state(full, 2), _state(model, 2))
+
+
+def test_add_modality_rejects_bad_input(three_modal):
+    X, y = three_modal
+    model = SDML(random_state=0, **dict(FAST, max_epochs=1)).fit([X.modality(0), X.modality(1)], y)
+    with pytest.raises(ValueError, match=r"classes \[7\]"):
+        model.add_modality(X.modality(2), np.where(y == 0, 7, y))
+    with pytest.raises(ValueError, match="already exists"):
+        model.add_modality(X.modality(2), y, name="1")
+    with pytest.raises(ValueError, match="multi-label"):
+        model.add_modality(X.modality(2), np.eye(3, dtype=int)[y])
+    assert model.n_modalities_ == 2 and len(model.networks_) == 2
+    # A subset of the classes is fine.
+    keep = y < 2
+    model.add_modality(X.modality(2)[keep], y[keep])
+    assert model.modalities_[-1] == "2"
+
+
+def test_unpaired_fit(three_modal):
+    X, y = three_modal
+    Xs = [X.modality(0)[:150], X.modality(1)[60:], X.modality(2)[:90]]
+    ys = [y[:150], y[60:], y[:90]]
+    model = SDML(random_state=0, **FAST).fit(Xs, ys)
+    assert [len(model.transform(i, a)) for i, a in enumerate(Xs)] == [150, 120, 90]
+    assert model.score(Xs, ys) > _chance_map(y, y) + 0.2
+
+
+def test_multilabel_fit():
+    X, Y = make_multimodal_classification(
+        n_samples=200, n_classes=4, n_features=[8, 6], multilabel=True, random_state=0
+    )
+    assert Y.ndim == 2 and (Y.sum(axis=1) > 1).any()
+    model = SDML(random_state=0, **FAST).fit(X, Y)
+    assert model.multilabel_ and model.projection_.shape == (8, 4)
+    # Sharing any one label makes an item relevant: chance is already high here.
+    assert model.score(X, Y) > _chance_map(Y, Y) + 0.04
+    model.add_modality(X.modality(1), Y)
+    with pytest.raises(ValueError, match="label columns"):
+        model.add_modality(X.modality(1), Y[:, :3])
+
+
+def test_joblib_round_trip_without_training_data(three_modal):
+    X, y = three_modal
+    model = SDML(random_state=0, **FAST).fit(X, y)
+    buffer = io.BytesIO()
+    joblib.dump(model, buffer)
+    dumped = buffer.getvalue()
+    # The nets keep weights and history, not the samples they were trained on.
+    for i in range(3):
+        assert X.modality(i).astype(np.float32)[:4].tobytes() not in dumped
+    loaded = joblib.load(io.BytesIO(dumped))
+    for i in range(3):
+        np.testing.assert_array_equal(
+            model.transform(i, X.modality(i)), loaded.transform(i, X.modality(i))
+        )
+    np.testing.assert_array_equal(model.projection_, loaded.projection_)
+
+
+def test_n_jobs_gives_identical_results(three_modal):
+    X, y = three_modal
+    serial = SDML(random_state=0, n_jobs=1, **FAST).fit(X, y)
+    parallel = clone(serial).set_params(n_jobs=2).fit(X, y)
+    for i in range(3):
+        np.testing.assert_array_equal(
+            serial.transform(i, X.modality(i)), parallel.transform(i, X.modality(i))
+        )
+    assert serial.best_epochs_ == parallel.best_epochs_
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_grid_search_over_lam(small_multimodal, n_jobs):
+    X, y = small_multimodal
+    search = GridSearchCV(
+        SDML(random_state=0, **dict(FAST, max_epochs=30, batch_size=20)),
+        {"lam": [0.5, 1.0]},
+        scoring=make_map_scorer(0, 1),
+        cv=2,
+        n_jobs=n_jobs,
+    ).fit(X, y)
+    # lam=1 ignores the labels: the label-space term is what makes retrieval work.
+    assert search.best_params_ == {"lam": 0.5}
+    scores = search.cv_results_["mean_test_score"]
+    assert scores[0] > scores[1] + 0.1
+    assert isinstance(search.best_estimator_, SDML)
+
+
+def test_validation_fraction(three_modal):
+    X, y = three_modal
+    off = SDML(random_state=0, validation_fraction=0, **FAST).fit(X, y)
+    assert off.best_epochs_ == [15, 15, 15]
+    history = off.networks_[0].history
+    assert "valid_label_loss" not in history[-1] and "train_label_loss" in history[-1]
+
+    on = SDML(random_state=0, validation_fraction=0.2, **FAST).fit(X, y)
+    for net, best in zip(on.networks_, on.best_epochs_):
+        valid = np.asarray(net.history[:, "valid_label_loss"])
+        assert best == int(np.argmin(valid)) + 1
+        # 20% of 180 samples held out, stratified: 36 validation samples per epoch.
+        assert net.history[-1, "valid_batch_count"] == 2
+    # Training on 144 samples, not 180, changes the networks.
+    assert not np.array_equal(on.transform(0, X.modality(0)), off.transform(0, X.modality(0)))
+
+
+def test_holdout_is_stratified_and_falls_back():
+    y = np.repeat([0, 1, 2], [50, 30, 20])
+    Y = np.eye(3, dtype=np.float32)[y]
+    train, valid = holdout_indices(Y, 0.1, seed=0)
+    assert len(valid) == 10 and len(np.intersect1d(train, valid)) == 0
+    assert np.bincount(y[valid]).tolist() == [5, 3, 2]
+    np.testing.assert_array_equal(valid, holdout_indices(Y, 0.1, seed=0)[1])
+    # A class with one sample, or multi-label rows, cannot be stratified:
+    # a plain random split of the same size.
+    lonely = np.eye(3, dtype=np.float32)[np.repeat([0, 1, 2], [50, 49, 1])]
+    multi = Y.copy()
+    multi[:50, 1] = 1
+    for labels in (lonely, multi):
+        train, valid = holdout_indices(labels, 0.1, seed=0)
+        assert len(valid) == 10 and sorted(np.r_[train, valid]) == list(range(100))
+
+
+def test_verbose_prints_progress_and_silent_otherwise(small_multimodal, capsys):
+    X, y = small_multimodal
+    SDML(random_state=0, verbose=0, **dict(FAST, max_epochs=2)).fit(X, y)
+    out = capsys.readouterr()
+    assert out.out == "" and out.err == ""
+    SDML(random_state=0, verbose=1, **dict(FAST, max_epochs=2)).fit(X, y)
+    out = capsys.readouterr()
+    assert "modality '0'" in out.out and "modality '1'" in out.out
+    assert "train_label_loss" in out.out and "valid_label_loss" in out.out
+
+
+def test_invalid_parameters(small_multimodal):
+    X, y = small_multimodal
+    with pytest.raises(ValueError, match="n_components >= the number of classes"):
+        SDML(n_components=2, max_epochs=1).fit(X, y)
+    with pytest.raises(ValueError, match="lam"):
+        SDML(lam=1.5, max_epochs=1).fit(X, y)
+    with pytest.raises(ValueError, match="validation_fraction"):
+        SDML(validation_fraction=1.0, max_epochs=1).fit(X, y)
+    with pytest.raises(ValueError, match="hidden_layer_sizes"):
+        SDML(hidden_layer_sizes=(0,), max_epochs=1).fit(X, y)
+
+
+def test_divergence_raises_with_epoch(small_multimodal):
+    X, y = small_multimodal
+    # Finite inputs whose squared norm overflows float32: the loss is inf at once.
+    huge = [X.modality(0) * 1e30, X.modality(1)]
+    with pytest.raises(TrainingDivergedError, match="epoch 1"):
+        SDML(random_state=0, **dict(FAST, max_epochs=2)).fit(huge, y)
+
+
+def test_digit_halves_beats_cca(digit_halves_split, cca_digits_map):
+    Xtr, Xte, ytr, yte = digit_halves_split
+    model = SDML(
+        n_components=32, hidden_layer_sizes=(128,), lr=1e-3, max_epochs=25, random_state=0
+    ).fit(Xtr, ytr)
+    emb = model.embed(Xte)
+    sdml_map = 0.5 * (
+        mean_average_precision(emb.modality(0), emb.modality(1), yte, yte)
+        + mean_average_precision(emb.modality(1), emb.modality(0), yte, yte)
+    )
+    assert sdml_map > cca_digits_map + 0.1
+
+
+def test_wikipedia_smoke(data_home):
+    Xtr, Xte, ytr, yte = load_wikipedia(data_home)
+    scalers = [StandardScaler().fit(Xtr.modality(i)) for i in range(2)]
+    tr = [s.transform(Xtr.modality(i)) for i, s in enumerate(scalers)]
+    te = [s.transform(Xte.modality(i)) for i, s in enumerate(scalers)]
+    model = SDML(
+        n_components=16, hidden_layer_sizes=(64,), lr=1e-3, max_epochs=4, random_state=0
+    ).fit(tr, ytr)
+    emb = [model.transform(i, te[i]) for i in range(2)]
+    assert mean_average_precision(emb[0], emb[1], yte, yte) > _chance_map(yte, yte) + 0.03
+    assert mean_average_precision(emb[1], emb[0], yte, yte) > _chance_map(yte, yte) + 0.03
+
+
+def test_clone_keeps_parameters():
+    model = SDML(n_components=16, lam=0.3, hidden_layer_sizes=(8, 4), random_state=3)
+    params = clone(model).get_params()
+    assert params["lam"] == 0.3 and params["hidden_layer_sizes"] == (8, 4)
+    assert copy.deepcopy(model).get_params() == model.get_params()
+
+
+@gpu
+def test_cuda_fit_round_trip(three_modal):
+    X, y = three_modal
+    model = SDML(random_state=0, device="cuda", **FAST).fit(X, y)
+    assert all(str(net.device).startswith("cuda") for net in model.networks_)
+    loaded = joblib.load(io.BytesIO(_dumps(model)))
+    np.testing.assert_array_equal(model.transform(0, X.modality(0)), loaded.transform(0, X.modality(0)))
+
+
+def _dumps(obj):
+    buffer = io.BytesIO()
+    joblib.dump(obj, buffer)
+    return buffer.getvalue()
