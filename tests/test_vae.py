@@ -1,0 +1,334 @@
+"""Tests of CrossModalVAE (cross-modal variational alignment of latent spaces)."""
+
+import joblib
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+
+from skcross import MultiModal
+from skcross._vae import (
+    CrossModalVAE,
+    _CrossModalVAEModule,
+    _reparameterize,
+    gaussian_kl,
+)
+from skcross.datasets import make_multimodal_classification
+from skcross.metrics import mean_average_precision
+
+QUICK = dict(CrossModalVAE._quick_test_params)
+
+
+def _numpy_kl(mu_q, logvar_q, mu_p, logvar_p):
+    var_q, var_p = np.exp(logvar_q), np.exp(logvar_p)
+    return 0.5 * np.sum(
+        np.log(var_p / var_q) + (var_q + (mu_q - mu_p) ** 2) / var_p - 1.0, axis=-1
+    )
+
+
+@pytest.fixture(scope="module")
+def pair():
+    X, y = make_multimodal_classification(
+        n_samples=100, n_modalities=2, n_classes=3, n_features=[8, 6], random_state=0
+    )
+    return X, y
+
+
+@pytest.fixture(scope="module")
+def fitted(pair):
+    X, y = pair
+    return CrossModalVAE(**QUICK).fit(X, y)
+
+
+# ------------------------------------------------------------------ the KL
+def test_gaussian_kl_matches_closed_form():
+    rng = np.random.RandomState(0)
+    mu_q, mu_p = rng.randn(2, 5, 7)
+    logvar_q, logvar_p = rng.randn(2, 5, 7)
+    t = lambda a: torch.as_tensor(a, dtype=torch.float64)  # noqa: E731
+    got = gaussian_kl(t(mu_q), t(logvar_q), t(mu_p), t(logvar_p)).numpy()
+    np.testing.assert_allclose(got, _numpy_kl(mu_q, logvar_q, mu_p, logvar_p), rtol=1e-10)
+    # the prior form is the general one with p = N(0, I)
+    prior = gaussian_kl(t(mu_q), t(logvar_q)).numpy()
+    zeros = np.zeros_like(mu_q)
+    np.testing.assert_allclose(prior, _numpy_kl(mu_q, logvar_q, zeros, zeros), rtol=1e-10)
+    assert got.shape == (5,) and np.all(got > 0)
+    # KL(q || q) = 0, and the divergence is not symmetric
+    assert np.allclose(gaussian_kl(t(mu_q), t(logvar_q), t(mu_q), t(logvar_q)).numpy(), 0)
+    back = gaussian_kl(t(mu_p), t(logvar_p), t(mu_q), t(logvar_q)).numpy()
+    assert not np.allclose(got, back)
+
+
+def test_gaussian_kl_needs_both_prior_parameters():
+    with pytest.raises(ValueError, match="both"):
+        gaussian_kl(torch.zeros(2), torch.zeros(2), torch.zeros(2))
+
+
+# ------------------------------------------------------ reparameterisation
+def test_reparameterisation_gradient_is_pathwise():
+    mu = torch.zeros(4, 3, requires_grad=True)
+    logvar = torch.full((4, 3), 0.5, requires_grad=True)
+    torch.manual_seed(0)
+    z = _reparameterize(mu, logvar)
+    torch.manual_seed(0)
+    eps = torch.randn(4, 3)
+    z.sum().backward()
+    np.testing.assert_allclose(mu.grad.numpy(), 1.0)
+    np.testing.assert_allclose(
+        logvar.grad.numpy(), (0.5 * eps * torch.exp(0.5 * logvar.detach())).numpy(), rtol=1e-6
+    )
+
+
+@pytest.mark.parametrize("alignment", [True, False])
+def test_reconstruction_gradients_reach_encoders(alignment):
+    torch.manual_seed(0)
+    m = _CrossModalVAEModule(
+        n_features=[5, 4],
+        likelihoods=["gaussian", "bernoulli"],
+        target=1,
+        n_components=3,
+        hidden=[8],
+        translation_hidden=[6],
+        alignment=alignment,
+    )
+    x0, x1 = torch.randn(16, 5), torch.rand(16, 4)
+    out = m(x0=x0, x1=x1)
+    # Only the decoders' likelihoods: any gradient at the encoders' variance
+    # heads must have come through the sampled latents.
+    src = out["sources"][0]
+    loss = m.target_decoder.nll(out["target_out"], x1).sum()
+    loss = loss + m.cross_decoders["0"].nll(src["cross_out"], x1).sum()
+    if alignment:
+        loss = loss + m.target_decoder.nll(src["aligned_out"], x1).sum()
+    loss.backward()
+    for encoder in (m.target_encoder, m.source_encoders["0"]):
+        grad = encoder.head.weight.grad
+        assert grad is not None
+        assert grad[3:].abs().sum() > 0  # the log-variance rows
+        assert grad[:3].abs().sum() > 0  # the mean rows
+    if alignment:
+        assert m.translators["0"].head.weight.grad.abs().sum() > 0
+
+
+# ---------------------------------------------------------------- the API
+def test_shapes_both_directions(pair, fitted):
+    X, _ = pair
+    k = QUICK["n_components"]
+    assert fitted.transform(0, X.modality(0)).shape == (100, k)
+    emb = fitted.transform(1, X.modality(1))
+    assert emb.shape == (100, k) and emb.dtype == np.float32
+    gen = fitted.predict_modality(1, 0, X.modality(0))
+    assert gen.shape == (100, 6) and gen.dtype == np.float32
+    # the other direction needs a model of the other target
+    with pytest.raises(ValueError, match="target='0'"):
+        fitted.predict_modality(0, 1, X.modality(1))
+    back = CrossModalVAE(**{**QUICK, "target": 0}).fit(X)
+    assert back.target_index_ == 0
+    assert back.predict_modality("0", "1", X.modality(1)).shape == (100, 8)
+    assert back.transform(1, X.modality(1)).shape == (100, k)
+    with pytest.raises(ValueError, match="different"):
+        fitted.predict_modality(1, 1, X.modality(1))
+    with pytest.raises(ValueError, match="n_samples"):
+        fitted.predict_modality(1, 0, X.modality(0), n_samples=0)
+    with pytest.raises(ValueError, match="features"):
+        fitted.predict_modality(1, 0, X.modality(1))
+
+
+def test_predictions_on_input_scale(pair, fitted):
+    X, _ = pair
+    gen = fitted.predict_modality(1, 0, X.modality(0))
+    # Gaussian targets are standardised internally and mapped back
+    assert fitted.likelihoods_ == ["gaussian", "gaussian"]
+    target = X.modality(1)
+    assert np.abs(gen.mean(axis=0) - target.mean(axis=0)).max() < 0.5 * target.std()
+
+
+def test_sampled_generation_averages_draws(pair, fitted):
+    X, _ = pair
+    x = X.modality(0)[:10]
+    one = fitted.predict_modality(1, 0, x)
+    many = fitted.predict_modality(1, 0, x, n_samples=5)
+    assert not np.allclose(one, many)
+    np.testing.assert_array_equal(many, fitted.predict_modality(1, 0, x, n_samples=5))
+
+
+def test_alignment_false_ablation(pair, fitted):
+    X, y = pair
+    ablation = CrossModalVAE(**{**QUICK, "alignment": False}).fit(X, y)
+    assert not hasattr(ablation.net_.module_, "translators")
+    assert hasattr(fitted.net_.module_, "translators")
+    a = ablation.transform(0, X.modality(0))
+    assert a.shape == (100, QUICK["n_components"]) and np.all(np.isfinite(a))
+    # without alignment the generation is the cross-modal decoder's
+    m = ablation.net_.module_
+    with torch.no_grad():
+        x0 = torch.as_tensor(ablation._scale(0, X.modality(0)))
+        direct = m.cross_decoders["0"](m.source_encoders["0"](x0)[0]).numpy()
+    direct = direct * ablation.feature_scale_[1] + ablation.feature_mean_[1]
+    generated = ablation.predict_modality(1, 0, X.modality(0))
+    np.testing.assert_allclose(generated, direct, rtol=1e-5, atol=1e-5)
+    assert not np.allclose(a, fitted.transform(0, X.modality(0)))
+    assert 0.0 <= ablation.score(X, y) <= 1.0
+
+
+def test_determinism(pair):
+    X, y = pair
+    a = CrossModalVAE(**QUICK).fit(X, y)
+    b = CrossModalVAE(**QUICK).fit(X, y)
+    c = CrossModalVAE(**{**QUICK, "random_state": 1}).fit(X, y)
+    for mod in (0, 1):
+        x = X.modality(mod)
+        np.testing.assert_array_equal(a.transform(mod, x), b.transform(mod, x))
+    np.testing.assert_array_equal(
+        a.predict_modality(1, 0, X.modality(0), n_samples=3),
+        b.predict_modality(1, 0, X.modality(0), n_samples=3),
+    )
+    assert not np.allclose(a.transform(0, X.modality(0)), c.transform(0, X.modality(0)))
+    # fitting does not touch the caller's global torch RNG
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    CrossModalVAE(**QUICK).fit(X)
+    np.testing.assert_array_equal(torch.rand(3).numpy(), expected.numpy())
+
+
+def test_joblib_round_trip(pair, fitted, tmp_path):
+    X, y = pair
+    path = tmp_path / "vae.joblib"
+    joblib.dump(fitted, path)
+    loaded = joblib.load(path)
+    for mod in (0, 1):
+        x = X.modality(mod)
+        np.testing.assert_array_equal(loaded.transform(mod, x), fitted.transform(mod, x))
+    np.testing.assert_array_equal(
+        loaded.predict_modality(1, 0, X.modality(0), n_samples=2),
+        fitted.predict_modality(1, 0, X.modality(0), n_samples=2),
+    )
+    assert next(loaded.net_.module_.parameters()).device.type == "cpu"
+    assert loaded.score(X, y) == fitted.score(X, y)
+
+
+def test_three_modalities_share_the_target_space():
+    X, y = make_multimodal_classification(
+        n_samples=90, n_modalities=3, n_classes=3, n_features=[7, 5, 6], random_state=1
+    )
+    X = MultiModal(X.modalities(), names=["a", "b", "c"])
+    model = CrossModalVAE(**{**QUICK, "target": "b"}).fit(X, y)
+    assert model.target_index_ == 1
+    assert sorted(model.net_.module_.translators.keys()) == ["0", "2"]
+    for name in ("a", "b", "c"):
+        assert model.transform(name, X.modality(name)).shape == (90, QUICK["n_components"])
+    for source in ("a", "c"):
+        assert model.predict_modality("b", source, X.modality(source)).shape == (90, 5)
+    assert 0.0 <= model.score(X, y) <= 1.0
+
+
+# ------------------------------------------------------ options and errors
+def test_likelihood_auto_rule_and_overrides(pair):
+    X, _ = pair
+    unit = MultiModal([np.clip(X.modality(0), 0, 1), X.modality(1)])
+    model = CrossModalVAE(**QUICK).fit(unit)
+    assert model.likelihoods_ == ["bernoulli", "gaussian"]
+    np.testing.assert_array_equal(model.feature_scale_[0], 1.0)  # kept in [0, 1]
+    assert not np.allclose(model.feature_scale_[1], 1.0)  # Gaussian: standardised
+    back = CrossModalVAE(**{**QUICK, "target": 0}).fit(unit)
+    gen = back.predict_modality(0, 1, X.modality(1))
+    assert gen.min() >= 0 and gen.max() <= 1  # Bernoulli means are probabilities
+    forced = CrossModalVAE(**{**QUICK, "likelihood": {"0": "gaussian"}}).fit(unit)
+    assert forced.likelihoods_ == ["gaussian", "gaussian"]
+    with pytest.raises(ValueError, match="outside"):
+        CrossModalVAE(**{**QUICK, "likelihood": "bernoulli"}).fit(X)
+    with pytest.raises(ValueError, match="poisson"):
+        CrossModalVAE(**{**QUICK, "likelihood": ["poisson", "auto"]}).fit(X)
+    with pytest.raises(ValueError, match="entries"):
+        CrossModalVAE(**{**QUICK, "likelihood": ["auto"]}).fit(X)
+
+
+def test_kl_warmup_schedule(pair):
+    X, _ = pair
+    model = CrossModalVAE(**{**QUICK, "kl_warmup": 4, "beta": 2.0, "max_epochs": 2}).fit(X)
+    net = model.net_
+    assert net._beta(training=False) == 2.0  # validation always uses the full beta
+    assert net._beta(training=True) == pytest.approx(2.0 * 2 / 4)  # epoch 2 of 4
+    plain = CrossModalVAE(**QUICK).fit(X)  # no warm-up: the full beta from the start
+    assert plain.net_._beta(training=True) == plain.beta
+
+
+def test_validation_split_picks_an_epoch(pair):
+    X, y = pair
+    with_valid = CrossModalVAE(**{**QUICK, "max_epochs": 4}).fit(X, y)
+    assert 1 <= with_valid.best_epoch_ <= 4
+    assert "valid_loss" in with_valid.net_.history[-1]
+    assert with_valid.net_.train_split is None  # no validation data kept in the model
+    without = CrossModalVAE(**{**QUICK, "max_epochs": 4, "validation_fraction": None}).fit(X)
+    assert without.best_epoch_ == 4
+    assert "valid_loss" not in without.net_.history[-1]
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        ({"n_components": 0}, "n_components"),
+        ({"beta": -1.0}, "beta"),
+        ({"hidden_layer_sizes": ()}, "hidden_layer_sizes"),
+        ({"validation_fraction": 1.5}, "validation_fraction"),
+        ({"target": "nope"}, "nope"),
+        ({"kl_warmup": -1}, "kl_warmup"),
+    ],
+)
+def test_invalid_parameters(pair, params, match):
+    X, _ = pair
+    with pytest.raises((ValueError, TypeError), match=match):
+        CrossModalVAE(**{**QUICK, **params}).fit(X)
+
+
+def test_clone_and_params():
+    model = CrossModalVAE(n_components=3, beta=0.5)
+    params = clone(model).get_params()
+    assert params["n_components"] == 3 and params["beta"] == 0.5
+    assert all(not name.endswith("_") for name in params)
+
+
+def test_verbose_zero_is_silent(pair, capsys):
+    X, _ = pair
+    CrossModalVAE(**QUICK).fit(X)
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err == ""
+
+
+# ------------------------------------------------------------ real data
+def test_digits_halves_beats_cca(digit_halves_split, cca_digits_map):
+    Xtr, Xte, ytr, yte = digit_halves_split
+    model = CrossModalVAE(
+        n_components=16,
+        hidden_layer_sizes=(64,),
+        max_epochs=40,
+        lr=3e-3,
+        random_state=0,
+    ).fit(Xtr, ytr)
+    left, right = model.transform(0, Xte.modality(0)), model.transform(1, Xte.modality(1))
+    vae_map = 0.5 * (
+        mean_average_precision(left, right, yte, yte)
+        + mean_average_precision(right, left, yte, yte)
+    )
+    assert vae_map > cca_digits_map + 0.05
+    # and it generates the right half better than predicting the mean half
+    gen = model.predict_modality(1, 0, Xte.modality(0))
+    mse = ((gen - Xte.modality(1)) ** 2).mean()
+    baseline = ((Xtr.modality(1).mean(axis=0) - Xte.modality(1)) ** 2).mean()
+    assert mse < 0.75 * baseline
+
+
+def test_verbose_prints_the_epoch_table(pair, capsys):
+    X, _ = pair
+    CrossModalVAE(**{**QUICK, "verbose": 1, "max_epochs": 2}).fit(X)
+    assert "valid_loss" in capsys.readouterr().out
+
+
+def test_divergence_names_the_epoch(pair):
+    from skcross.exceptions import TrainingDivergedError
+
+    X, _ = pair
+    # Adam's steps are about lr in size whatever the gradient: the weights blow up.
+    with pytest.raises(TrainingDivergedError, match="epoch 1"):
+        CrossModalVAE(**{**QUICK, "lr": 1e30}).fit(X)
