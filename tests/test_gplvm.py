@@ -1,0 +1,280 @@
+"""Tests of HarmonizedGPLVM (harmonized multimodal GPLVMs) and its objective terms."""
+
+import joblib
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.model_selection import GridSearchCV, StratifiedKFold
+
+from skcross import _gplvm_objectives as obj
+from skcross._gplvm import HarmonizedGPLVM, _objective, _Problem
+from skcross.datasets import make_multimodal_classification
+from skcross.metrics import make_map_scorer, mean_average_precision
+
+T = torch.float64
+
+
+def _rand(*shape, seed=0):
+    return torch.as_tensor(np.random.RandomState(seed).randn(*shape), dtype=T)
+
+
+def _theta(seed=0):
+    # log [variance, lengthscale, bias, noise], perturbed so every entry matters
+    return torch.as_tensor(np.log([1.2, 0.9, 0.2, 0.15]) + 0.1 * np.random.RandomState(seed).randn(4), dtype=T)
+
+
+@pytest.fixture
+def small():
+    X, y = make_multimodal_classification(
+        n_samples=60, n_modalities=2, n_classes=3, n_features=[8, 6], random_state=0
+    )
+    return X, y
+
+
+# ------------------------------------------------------------ gradient checks
+def _gradcheck(f, *inputs):
+    inputs = tuple(i.clone().requires_grad_(True) for i in inputs)
+    assert torch.autograd.gradcheck(f, inputs, eps=1e-6, atol=1e-5, rtol=1e-4)
+
+
+def test_gradcheck_likelihoods():
+    X, Y, theta = _rand(9, 2, seed=1), _rand(9, 3, seed=2), _theta(1)
+    _gradcheck(lambda th, x: obj.nll_exact(th, x, Y, 3.0), theta, X)
+    active = torch.tensor([0, 2, 5, 7])
+    _gradcheck(lambda th, x: obj.nll_fitc(th, x, Y, 3.0, active), theta, X)
+
+
+@pytest.mark.parametrize("prior", ["fro", "l21", "trace"])
+def test_gradcheck_harmonization(prior):
+    X, theta = _rand(7, 2, seed=3), _theta(2)
+    _gradcheck(
+        lambda th, x: obj.harmonization(obj.rbf_bias_white(th, x), obj.latent_similarity(x, 1.3), prior),
+        theta, X,
+    )
+
+
+def test_gradcheck_priors_and_predictive():
+    X = _rand(8, 2, seed=4)
+    labels = np.array([0, 0, 1, 1, 2, 2, 0, 1])
+    same = torch.as_tensor((labels[:, None] == labels[None, :]).astype(float), dtype=T)
+    _gradcheck(lambda x: obj.semantic_prior(0.4 * x, same), X)
+    _gradcheck(obj.gaussian_prior, X)
+    theta, Y = _theta(3), _rand(8, 3, seed=5)
+    active = torch.tensor([1, 3, 6])
+    for act in (None, active):
+        with torch.no_grad():
+            parts = (obj.exact_predictive_parts(theta, X, Y) if act is None
+                     else obj.fitc_predictive_parts(theta, X, Y, act))
+
+        def f(xs, act=act, parts=parts):
+            mean, var = obj.predictive(theta, X, parts, xs, act)
+            return mean.sum() + var.sum()
+
+        _gradcheck(f, _rand(3, 2, seed=6))
+
+
+# ----------------------------------------------------- formulas against numpy
+def test_kernel_and_harmonization_match_numpy():
+    rng = np.random.RandomState(0)
+    Xn = rng.randn(10, 3)
+    th = _theta(4)
+    var, ls, bias, noise = np.exp(th.numpy())
+    noise += obj.NOISE_FLOOR
+    D2 = ((Xn[:, None] - Xn[None]) ** 2).sum(-1)
+    K_np = var * np.exp(-D2 / (2 * ls**2)) + bias + noise * np.eye(10)
+    S_np = np.exp(-D2 / (2 * 0.7))
+    X = torch.as_tensor(Xn)
+    K = obj.rbf_bias_white(th, X)
+    S = obj.latent_similarity(X, 0.7)
+    np.testing.assert_allclose(K.numpy(), K_np, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(S.numpy(), S_np, rtol=1e-10, atol=1e-12)
+    diff = K_np - S_np
+    expected = {
+        "fro": np.linalg.norm(diff, "fro") ** 2,
+        "l21": np.linalg.norm(diff, axis=0).sum(),
+        "trace": 0.5 * np.trace(np.linalg.solve(K_np, S_np)),
+    }
+    for prior, value in expected.items():
+        assert float(obj.harmonization(K, S, prior)) == pytest.approx(value, rel=1e-9)
+    # Eq. 3: d/2 log|K| + 1/2 tr(K^-1 Y Y^T)
+    Y = rng.randn(10, 4)
+    nll = 2.0 * np.linalg.slogdet(K_np)[1] + 0.5 * np.trace(np.linalg.solve(K_np, Y @ Y.T))
+    assert float(obj.nll_exact(th, X, torch.as_tensor(Y), 4.0)) == pytest.approx(nll, rel=1e-9)
+
+
+def test_semantic_prior_matches_pair_loop():
+    rng = np.random.RandomState(1)
+    Xn = 0.5 * rng.randn(12, 2)
+    labels = rng.randint(0, 3, 12)
+    expected = 0.0
+    for i in range(12):
+        for j in range(i + 1, 12):
+            d2 = ((Xn[i] - Xn[j]) ** 2).sum()
+            expected += d2 if labels[i] == labels[j] else max(0.0, 1.0 - d2)
+    same = torch.as_tensor((labels[:, None] == labels[None, :]).astype(float))
+    assert float(obj.semantic_prior(torch.as_tensor(Xn), same)) == pytest.approx(expected, rel=1e-9)
+
+
+def test_riemannian_distance():
+    A = np.diag([1.0, 2.0, 4.0])
+    assert obj.riemannian_distance(A, np.eye(3)) == pytest.approx(
+        np.sqrt(np.log(2) ** 2 + np.log(4) ** 2), rel=1e-6
+    )
+    assert obj.riemannian_distance(A, A) == pytest.approx(0.0, abs=1e-6)
+
+
+# ---------------------------------------------------------------- objectives
+def _problem(prior, mu, active=None, n=12, lam=0.0, same=None):
+    Ys = [_rand(n, 3, seed=7), _rand(n, 2, seed=8)]
+    return _Problem(
+        Y=Ys, y_sqnorm=[(y * y).sum(1) for y in Ys], d=[3.0, 2.0], prior=prior, mu=mu,
+        lam=lam, gamma_x=1.0, active=active, same=same, n=n,
+    )
+
+
+def test_prior_none_is_the_baseline_objective():
+    X, th = _rand(12, 2, seed=9), torch.stack([_theta(5), _theta(6)])
+    prob = _problem(None, mu=5.0)  # mu is ignored without harmonization
+    base = sum(obj.nll_exact(th[c], X, prob.Y[c], prob.d[c]) for c in range(2)) + 0.5 * (X**2).sum()
+    assert float(_objective(X, th, prob)) == pytest.approx(float(base), rel=1e-12)
+    # a harmonized objective is the likelihoods plus mu * sum_c H_c, and no Gaussian prior
+    prob = _problem("fro", mu=0.3)
+    Sx = obj.latent_similarity(X, 1.0)
+    harm = sum(obj.harmonization(obj.rbf_bias_white(th[c], X), Sx, "fro") for c in range(2))
+    nll = sum(obj.nll_exact(th[c], X, prob.Y[c], prob.d[c]) for c in range(2))
+    assert float(_objective(X, th, prob)) == pytest.approx(float(nll + 0.3 * harm), rel=1e-12)
+
+
+def test_sparse_objective_approaches_exact():
+    n = 30
+    X, th = 0.7 * _rand(n, 2, seed=10), torch.stack([_theta(7), _theta(8)])
+    exact = float(_objective(X, th, _problem("trace", 0.5, n=n)))
+    errors = []
+    order = torch.as_tensor(np.random.RandomState(0).permutation(n))
+    for m in (3, 10, n):
+        active = torch.sort(order[:m]).values
+        errors.append(abs(float(_objective(X, th, _problem("trace", 0.5, active=active, n=n))) - exact))
+    assert errors[-1] < 1e-4 * abs(exact)
+    assert errors[0] > errors[1] > errors[2]
+
+
+def test_cholesky_fails_clearly():
+    with pytest.raises(obj.CholeskyError, match="not positive definite"):
+        obj.safe_cholesky(-torch.eye(3, dtype=T))
+    # a merely semi-definite matrix is rescued by jitter
+    v = torch.ones(4, 1, dtype=T)
+    L = obj.safe_cholesky(v @ v.T)
+    assert torch.isfinite(L).all()
+
+
+# ------------------------------------------------------------------ estimator
+def test_inference_recovers_training_latent_points(small):
+    X, y = small
+    model = HarmonizedGPLVM(model="gplvm", prior="trace", mu=0.1, n_components=2,
+                            n_active=None, max_iter=60, max_iter_transform=200, random_state=0).fit(X)
+    rng = np.random.RandomState(0)
+    idx = np.arange(0, 60, 6)
+    target = model.latent_[idx]
+    spread = model.latent_.std(0).mean()
+    X0 = target + 0.3 * spread * rng.randn(*target.shape)
+    _, Y, _ = model._observe(0, X.modality(0)[idx])
+    recovered = model._infer(0, Y, X0)
+    before = np.linalg.norm(X0 - target, axis=1).mean()
+    after = np.linalg.norm(recovered - target, axis=1).mean()
+    assert after < 0.5 * before
+    # transform of the training samples stays near their own latent points
+    Z = model.transform(1, X.modality(1))
+    assert np.linalg.norm(Z - model.latent_, axis=1).mean() < 0.3 * spread * np.sqrt(2)
+
+
+@pytest.mark.parametrize("model_name", ["gplvm", "simgp", "rsimgp"])
+def test_three_modalities(model_name):
+    X, y = make_multimodal_classification(
+        n_samples=60, n_modalities=3, n_classes=3, n_features=[6, 5, 4], random_state=1
+    )
+    model = HarmonizedGPLVM(model=model_name, prior="fro", mu=0.01, lam=0.01, n_components=3,
+                            n_active=20, max_iter=30, max_iter_transform=30, random_state=0)
+    model.fit(X, y)
+    emb = model.embed(X)
+    assert len(emb.modalities()) == 3
+    assert emb.modality(2).shape == (60, 3) and emb.modality(2).dtype == np.float32
+    assert model.harmonization_distance().shape == (3,)
+    assert len(model.kernel_params_) == 3
+    assert model.score(X, y) > 0.5  # chance is ~0.35 with three classes
+
+
+def test_determinism_and_joblib(small, tmp_path):
+    X, y = small
+    params = dict(model="simgp", prior="l21", mu=0.01, n_components=3, n_active=20,
+                  max_iter=20, max_iter_transform=20, random_state=3)
+    a = HarmonizedGPLVM(**params).fit(X)
+    b = HarmonizedGPLVM(**params).fit(X)
+    np.testing.assert_array_equal(a.latent_, b.latent_)
+    np.testing.assert_array_equal(a.transform(0, X.modality(0)), b.transform(0, X.modality(0)))
+    path = tmp_path / "gplvm.joblib"
+    joblib.dump(a, path)
+    c = joblib.load(path)
+    np.testing.assert_array_equal(a.transform(1, X.modality(1)), c.transform(1, X.modality(1)))
+
+
+def test_harmonization_reduces_riemannian_distance(small):
+    X, _ = small
+    common = dict(model="gplvm", n_components=3, n_active=None, max_iter=60, random_state=0)
+    base = HarmonizedGPLVM(prior=None, **common).fit(X).harmonization_distance().sum()
+    harm = HarmonizedGPLVM(prior="fro", mu=1.0, **common).fit(X).harmonization_distance().sum()
+    assert harm < base
+
+
+def test_parameter_and_label_errors(small):
+    X, y = small
+    with pytest.raises(ValueError, match="needs labels"):
+        HarmonizedGPLVM(model="rsimgp").fit(X)
+    for bad in (dict(model="pca"), dict(prior="kl"), dict(mu=-1.0), dict(n_components=0),
+                dict(n_active=1), dict(init="random"), dict(gamma=[1.0, 2.0, 3.0]), dict(gamma_x=0)):
+        with pytest.raises(ValueError):
+            HarmonizedGPLVM(max_iter=2, **bad).fit(X, y)
+    est = HarmonizedGPLVM(mu=0.5)
+    assert clone(est).get_params()["mu"] == 0.5
+
+
+def test_grid_search_over_mu(small):
+    X, y = small
+    search = GridSearchCV(
+        HarmonizedGPLVM(model="gplvm", prior="trace", n_components=3, n_active=15, max_iter=15,
+                        max_iter_transform=15, random_state=0),
+        {"mu": [0.01, 1.0]},
+        scoring=make_map_scorer(mean=True),
+        cv=StratifiedKFold(2, shuffle=True, random_state=0),
+    )
+    search.fit(X, y)
+    assert search.best_params_["mu"] in (0.01, 1.0)
+    assert np.all(np.isfinite(search.cv_results_["mean_test_score"]))
+
+
+def test_digits_halves_beat_cca(digit_halves_split, cca_digits_map):
+    Xtr, Xte, ytr, yte = digit_halves_split
+    model = HarmonizedGPLVM(model="gplvm", prior="trace", mu=0.1, n_components=10, n_active=40,
+                            max_iter=40, max_iter_transform=40, random_state=0).fit(Xtr)
+    a, b = model.transform(0, Xte.modality(0)), model.transform(1, Xte.modality(1))
+    ours = 0.5 * (mean_average_precision(a, b, yte, yte, metric="euclidean")
+                  + mean_average_precision(b, a, yte, yte, metric="euclidean"))
+    assert ours > cca_digits_map + 0.02
+
+
+def test_sparse_semantic_prior_with_every_point_active():
+    X = _rand(10, 2, seed=11)
+    labels = np.array([0, 1, 2] * 3 + [0])
+    same = torch.as_tensor((labels[:, None] == labels[None, :]).astype(float), dtype=T)
+    full = obj.semantic_prior(X, same)
+    assert float(obj.semantic_prior(X, same, torch.arange(10))) == pytest.approx(float(full), rel=1e-12)
+
+
+def test_non_finite_objective_stops_training(small, monkeypatch):
+    from skcross import _gplvm
+    from skcross.exceptions import TrainingDivergedError
+
+    X, _ = small
+    monkeypatch.setattr(_gplvm, "_objective", lambda X, th, prob: (X * float("nan")).sum())
+    with pytest.raises(TrainingDivergedError, match="epoch 0"):
+        HarmonizedGPLVM(n_components=2, n_active=10, max_iter=5).fit(X)
