@@ -4,6 +4,7 @@ Learn a common space in which a query of one modality (an image) retrieves
 relevant items of another (texts, audio, 3-D models).
 """
 
+from ._dscmr import DSCMR
 from ._gplvm import HarmonizedGPLVM
 from ._index import CrossModalIndex
 from ._minvi import MinVIRBM
@@ -18,6 +19,7 @@ __all__ = [
     "CrossModalEstimator",
     "CrossModalIndex",
     "CrossModalVAE",
+    "DSCMR",
     "HarmonizedGPLVM",
     "MinVIRBM",
     "MultiModal",

@@ -1,0 +1,321 @@
+"""Tests of DSCMR (Deep Supervised Cross-modal Retrieval)."""
+
+from itertools import combinations
+
+import joblib
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.model_selection import GridSearchCV
+
+from conftest import gpu
+from skcross._dscmr import DSCMR, _DSCMRLoss, closed_form_classifier, dscmr_loss_terms
+from skcross.datasets import make_multimodal_classification
+from skcross.exceptions import TrainingDivergedError
+from skcross.metrics import make_map_scorer, mean_average_precision
+
+# Small, fast settings; lr is raised because a few epochs at 1e-4 learn little.
+FAST = dict(n_components=8, hidden_size=16, max_epochs=4, batch_size=32, lr=1e-3)
+# Enough training for these tiny networks to learn the toy data well.
+TRAINED = {**FAST, "max_epochs": 10, "lr": 1e-2}
+
+
+def _untrained_score(X, y, **kw):
+    """mAP of the randomly initialised networks: what training must beat."""
+    params = {**FAST, "validation_fraction": 0, "random_state": 0, **kw, "lr": 1e-30, "max_epochs": 1}
+    return DSCMR(**params).fit(X, y).score(X, y)
+
+
+@pytest.fixture(scope="module")
+def toy():
+    return make_multimodal_classification(
+        n_samples=120, n_modalities=2, n_classes=3, n_features=[8, 6], random_state=0
+    )
+
+
+# ------------------------------------------------------------------- losses
+def _numpy_terms(embs, preds, Y):
+    """Eq. 1, 2, 4 written out with loops, straight from the paper and author code."""
+    n = Y.shape[0]
+    S = np.array([[float(np.any(Y[i] * Y[j] > 0)) for j in range(n)] for i in range(n)])
+
+    def nll(A, B):
+        total = 0.0
+        for i in range(n):
+            for j in range(n):
+                theta = 0.5 * A[i] @ B[j] / (np.linalg.norm(A[i]) * np.linalg.norm(B[j]))
+                total += np.log(1 + np.exp(theta)) - S[i, j] * theta
+        return total / n**2
+
+    J1 = sum(np.mean([np.linalg.norm(p[i] - Y[i]) for i in range(n)]) for p in preds)
+    J2 = sum(nll(a, b) for a, b in combinations(embs, 2)) + sum(nll(a, a) for a in embs)
+    J3 = sum(np.mean([np.linalg.norm(a[i] - b[i]) for i in range(n)]) for a, b in combinations(embs, 2))
+    return J1, J2, J3
+
+
+@pytest.mark.parametrize("n_modalities", [2, 3])
+@pytest.mark.parametrize("multilabel", [False, True])
+def test_loss_terms_match_numpy(n_modalities, multilabel):
+    rng = np.random.RandomState(0)
+    n, d, c = 7, 5, 4
+    embs = [rng.randn(n, d) for _ in range(n_modalities)]
+    preds = [rng.randn(n, c) for _ in range(n_modalities)]
+    if multilabel:
+        Y = (rng.rand(n, c) < 0.4).astype(float)
+    else:
+        Y = np.eye(c)[rng.randint(c, size=n)]
+    got = dscmr_loss_terms(
+        [torch.tensor(e) for e in embs], [torch.tensor(p) for p in preds], torch.tensor(Y)
+    )
+    want = _numpy_terms(embs, preds, Y)
+    np.testing.assert_allclose([float(t) for t in got], want, rtol=1e-10)
+
+
+def test_two_modality_terms_are_the_papers():
+    """With two modalities J2 is exactly the inter + image + text terms of Eq. 2."""
+    rng = np.random.RandomState(1)
+    U, V = rng.randn(6, 3), rng.randn(6, 3)
+    Y = np.eye(2)[[0, 0, 1, 1, 0, 1]]
+    S = (Y @ Y.T > 0).astype(float)
+
+    def cos(A, B):
+        A = A / np.linalg.norm(A, axis=1, keepdims=True)
+        B = B / np.linalg.norm(B, axis=1, keepdims=True)
+        return A @ B.T
+
+    Gamma, Phi, Theta = 0.5 * cos(U, V), 0.5 * cos(U, U), 0.5 * cos(V, V)
+    J2 = sum(np.mean(np.log1p(np.exp(T)) - S * T) for T in (Gamma, Phi, Theta))
+    _, got, _ = dscmr_loss_terms([torch.tensor(U), torch.tensor(V)], None, torch.tensor(Y))
+    assert float(got) == pytest.approx(J2, rel=1e-12)
+
+
+def test_objective_combines_terms_with_weights():
+    rng = np.random.RandomState(2)
+    embs = [torch.tensor(rng.randn(5, 4)) for _ in range(2)]
+    Y = torch.tensor(np.eye(3)[[0, 1, 2, 0, 1]])
+    layer = torch.nn.Linear(4, 3).double()
+    J1, J2, J3 = dscmr_loss_terms(embs, [layer(e) for e in embs], Y)
+    loss = _DSCMRLoss(lam=0.3, eta=0.7, label_weight=2.0, classifier="learned", ridge=1e-3)
+    with torch.no_grad():
+        got = float(loss(embs, Y, layer))
+        J1 = float(J1)
+    assert got == pytest.approx(2 * J1 + 0.3 * float(J2) + 0.7 * float(J3))
+    # label_weight=0 drops J1 (the classifier is not even evaluated)
+    no_j1 = _DSCMRLoss(lam=0.3, eta=0.7, label_weight=0.0, classifier="learned", ridge=1e-3)
+    assert float(no_j1(embs, Y, None)) == pytest.approx(float(0.3 * J2 + 0.7 * J3))
+
+
+# ------------------------------------------------------- closed-form classifier
+@pytest.mark.parametrize("n, d", [(9, 4), (3, 10)])  # primal and dual forms
+def test_closed_form_classifier_is_ridge_lstsq(n, d):
+    rng = np.random.RandomState(3)
+    U, V = rng.randn(n, d), rng.randn(n, d)
+    Y = np.eye(3)[rng.randint(3, size=n)]
+    ridge = 1e-3
+    P = closed_form_classifier([torch.tensor(U), torch.tensor(V)], torch.tensor(Y), ridge)
+    # ridge least squares = plain least squares on the augmented system
+    A = np.vstack([U, V, np.sqrt(ridge) * np.eye(d)])
+    B = np.vstack([Y, Y, np.zeros((d, 3))])
+    expected = np.linalg.lstsq(A, B, rcond=None)[0]
+    np.testing.assert_allclose(P.numpy(), expected, atol=1e-8)
+
+
+def test_closed_form_loss_uses_batch_classifier():
+    rng = np.random.RandomState(4)
+    embs = [torch.tensor(rng.randn(6, 3)) for _ in range(2)]
+    Y = torch.tensor(np.eye(2)[[0, 1, 0, 1, 1, 0]])
+    P = closed_form_classifier(embs, Y, 1e-3)
+    J1, J2, J3 = dscmr_loss_terms(embs, [e @ P for e in embs], Y)
+    loss = _DSCMRLoss(lam=1e-3, eta=0.1, label_weight=1.0, classifier="closed_form", ridge=1e-3)
+    assert float(loss(embs, Y)) == pytest.approx(float(J1 + 1e-3 * J2 + 0.1 * J3))
+
+
+def test_closed_form_has_no_classifier_parameter(toy):
+    X, y = toy
+    model = DSCMR(classifier="closed_form", validation_fraction=0, random_state=0, **TRAINED).fit(X, y)
+    assert model.net_.module_.classifier is None
+    assert not any("classifier" in n for n, _ in model.net_.module_.named_parameters())
+    assert model.score(X, y) > _untrained_score(X, y, classifier="closed_form") + 0.15
+
+
+# ------------------------------------------------------------- architecture
+def test_last_layer_is_shared(toy):
+    X, y = toy
+    model = DSCMR(validation_fraction=0, random_state=0, **FAST).fit(X, y)
+    module = model.net_.module_
+    names = [n for n, _ in module.named_parameters()]
+    assert names.count("shared.weight") == 1
+    assert sum(p.numel() for p in module.parameters()) == (
+        (8 + 1) * 16 + (6 + 1) * 16 + (16 + 1) * 8 + (8 + 1) * 3
+    )
+    # the embedding of every modality goes through that one layer
+    x0, x1 = X.modality(0)[:5], X.modality(1)[:5]
+    before = [model.transform(0, x0), model.transform(1, x1)]
+    with torch.no_grad():
+        module.shared.weight.mul_(2.0)
+        module.shared.bias.mul_(2.0)
+    np.testing.assert_allclose(model.transform(0, x0), 2 * before[0], rtol=1e-5)
+    np.testing.assert_allclose(model.transform(1, x1), 2 * before[1], rtol=1e-5)
+
+
+def test_three_modalities():
+    X, y = make_multimodal_classification(
+        n_samples=150, n_modalities=3, n_classes=3, n_features=[7, 5, 9], random_state=1
+    )
+    model = DSCMR(validation_fraction=0, random_state=0, **TRAINED).fit(X, y)
+    assert model.n_modalities_ == 3
+    assert len(model.net_.module_.branches) == 3
+    emb = model.transform(X)
+    assert [e.shape for e in emb.modalities()] == [(150, 8)] * 3
+    assert all(e.dtype == np.float32 for e in emb.modalities())
+    assert model.score(X, y) > _untrained_score(X, y) + 0.3
+
+
+def test_multilabel():
+    X, Y = make_multimodal_classification(
+        n_samples=150, n_classes=4, multilabel=True, random_state=2
+    )
+    model = DSCMR(validation_fraction=0.2, random_state=0, **TRAINED).fit(X, Y)
+    assert model.multilabel_
+    assert model.net_.module_.classifier.out_features == Y.shape[1]
+    assert model.score(X, Y) > _untrained_score(X, Y) + 0.1
+
+
+def test_ablations_run_and_j1_off_leaves_classifier_untouched(toy):
+    X, y = toy
+    for kw in [dict(label_weight=0), dict(lam=0), dict(eta=0), dict(lam=0, eta=0)]:
+        model = DSCMR(validation_fraction=0, random_state=0, **FAST, **kw).fit(X, y)
+        assert np.isfinite(model.net_.history[:, "train_loss"]).all()
+    # without J1 the classifier gets no gradient: it keeps its initial weights
+    no_j1 = DSCMR(validation_fraction=0, label_weight=0, random_state=0, **FAST).fit(X, y)
+    init = DSCMR(
+        validation_fraction=0, label_weight=0, random_state=0, **{**FAST, "lr": 1e-30, "max_epochs": 1}
+    ).fit(X, y)
+    torch.testing.assert_close(no_j1.net_.module_.classifier.weight, init.net_.module_.classifier.weight)
+    assert not torch.allclose(no_j1.net_.module_.shared.weight, init.net_.module_.shared.weight)
+
+
+# ----------------------------------------------------- reproducibility, I/O
+def test_same_random_state_same_embeddings(toy):
+    X, y = toy
+    a = DSCMR(random_state=7, **FAST).fit(X, y).transform(0, X.modality(0))
+    b = DSCMR(random_state=7, **FAST).fit(X, y).transform(0, X.modality(0))
+    c = DSCMR(random_state=8, **FAST).fit(X, y).transform(0, X.modality(0))
+    np.testing.assert_array_equal(a, b)
+    assert not np.allclose(a, c)
+
+
+def test_joblib_round_trip(toy, tmp_path):
+    X, y = toy
+    model = DSCMR(validation_fraction=0.2, random_state=0, **FAST).fit(X, y)
+    path = tmp_path / "dscmr.joblib"
+    joblib.dump(model, path)
+    loaded = joblib.load(path)
+    for m in range(2):
+        np.testing.assert_array_equal(loaded.transform(m, X.modality(m)), model.transform(m, X.modality(m)))
+    # validation tensors are dropped after training, not pickled with the model
+    valid_cb = dict(loaded.net_.callbacks_)["valid_map"]
+    assert valid_cb.X is None and valid_cb.Y is None
+
+
+def test_clone_and_params():
+    model = DSCMR(lam=0.5, eta=0.2, classifier="closed_form")
+    cloned = clone(model)
+    assert cloned.get_params() == model.get_params()
+    assert cloned.set_params(lam=0.1).lam == 0.1
+
+
+@pytest.mark.parametrize(
+    "kw, match",
+    [
+        (dict(classifier="svm"), "classifier"),
+        (dict(lam=-1.0), "lam"),
+        (dict(validation_fraction=1.0), "validation_fraction"),
+        (dict(n_components=0), "n_components"),
+        (dict(label_weight=0, lam=0, eta=0), "nothing to minimise"),
+    ],
+)
+def test_invalid_params(toy, kw, match):
+    X, y = toy
+    with pytest.raises(ValueError, match=match):
+        DSCMR(**{**FAST, **kw}).fit(X, y)
+
+
+def test_needs_pairs_and_labels(toy):
+    X, y = toy
+    with pytest.raises(ValueError, match="paired"):
+        DSCMR(**FAST).fit([X.modality(0), X.modality(1)[:-3]], [y, y[:-3]])
+    with pytest.raises(ValueError, match="labels"):
+        DSCMR(**FAST).fit(X)
+
+
+def test_divergence_raises(toy):
+    X, y = toy
+    huge = [X.modality(0) * 1e30, X.modality(1) * 1e30]
+    with pytest.raises(TrainingDivergedError, match="epoch 1"):
+        DSCMR(validation_fraction=0, random_state=0, **FAST).fit(huge, y)
+
+
+# -------------------------------------------------------- model selection
+def test_grid_search_over_lam_and_eta(toy):
+    X, y = toy
+    search = GridSearchCV(
+        DSCMR(validation_fraction=0, random_state=0, **TRAINED),
+        {"lam": [1e-3, 1.0], "eta": [0.0, 0.1]},
+        scoring=make_map_scorer(mean=True),
+        cv=2,
+    ).fit(X, y)
+    scores = search.cv_results_["mean_test_score"]
+    assert np.isfinite(scores).all()
+    assert len(np.unique(scores)) == 4  # lam and eta reach the model
+    assert search.best_params_ == search.cv_results_["params"][int(np.argmax(scores))]
+    assert search.best_estimator_.score(X, y) > _untrained_score(X, y) + 0.2
+
+
+def test_best_epoch_is_chosen_on_validation_split_of_training_data(digit_halves_split):
+    Xtr, Xte, ytr, yte = digit_halves_split
+    model = DSCMR(validation_fraction=0.2, random_state=0, **{**FAST, "max_epochs": 8}).fit(Xtr, ytr)
+    valid = model.validation_indices_
+    # carved from the training data, stratified by class
+    assert valid.max() < len(ytr) and len(valid) == int(np.ceil(0.2 * len(ytr)))
+    np.testing.assert_allclose(np.bincount(ytr[valid]) / len(valid), np.bincount(ytr) / len(ytr), atol=0.02)
+    history = np.asarray(model.net_.history[:, "valid_map"])
+    assert model.best_epoch_ == int(np.argmax(history)) + 1
+    # the restored parameters are those of that epoch: their validation mAP is the best one
+    Xv, yv = Xtr[valid], ytr[valid]
+    a, b = model.transform(0, Xv.modality(0)), model.transform(1, Xv.modality(1))
+    score = 0.5 * (mean_average_precision(a, b, yv, yv) + mean_average_precision(b, a, yv, yv))
+    assert score == pytest.approx(history.max(), abs=1e-5)
+
+
+# ------------------------------------------------------------------ real data
+def test_digit_halves_beats_cca(digit_halves_split, cca_digits_map):
+    Xtr, Xte, ytr, yte = digit_halves_split
+    model = DSCMR(
+        n_components=64, hidden_size=128, lr=1e-3, max_epochs=12, random_state=0
+    ).fit(Xtr, ytr)
+    assert model.score(Xte, yte) > cca_digits_map + 0.1
+
+
+# ------------------------------------------------------------------ output
+def test_verbose_and_silent(toy, capsys):
+    X, y = toy
+    DSCMR(random_state=0, **FAST).fit(X, y)
+    out = capsys.readouterr()
+    assert out.out == "" and out.err == ""
+    DSCMR(random_state=0, verbose=1, **FAST).fit(X, y)
+    out = capsys.readouterr()
+    assert "train_loss" in out.out and "valid_map" in out.out
+
+
+@gpu
+def test_cuda_fit_loads_on_cpu_path(toy, tmp_path):
+    X, y = toy
+    model = DSCMR(device="cuda", random_state=0, **FAST).fit(X, y)
+    assert next(model.net_.module_.parameters()).is_cuda
+    joblib.dump(model, tmp_path / "m.joblib")
+    loaded = joblib.load(tmp_path / "m.joblib")
+    np.testing.assert_allclose(
+        loaded.transform(0, X.modality(0)), model.transform(0, X.modality(0)), atol=1e-5
+    )
