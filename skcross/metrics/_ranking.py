@@ -122,6 +122,33 @@ class _Relevance:
     def n_relevant(self, sl: slice) -> torch.Tensor:
         return self.rows(sl).sum(dim=1)
 
+    def sorted_relevant(self, sims: np.ndarray, sl: slice, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each query's similarities to its relevant items, best first, padded with -inf.
+
+        ``sims`` holds the rows ``rows`` of the query chunk ``sl``. Returns the
+        padded ``(n_rows, max_relevant)`` array and the relevant counts.
+        """
+        if self.multilabel:
+            relevant = self.rows(sl).cpu().numpy()[rows]
+            n_rel = relevant.sum(axis=1)
+            width = max(int(n_rel.max()), 1)
+            return np.sort(np.where(relevant, sims, -np.inf), axis=1)[:, : -width - 1 : -1].copy(), n_rel
+        # Single-label: the relevant items of a query are its class's members, so
+        # gather them per class instead of sorting masked full rows.
+        if not hasattr(self, "_members"):
+            d = self.d.cpu().numpy()
+            self._members = {int(c): np.flatnonzero(d == c) for c in np.unique(d)}
+        codes = self.q[sl].cpu().numpy()[rows]
+        empty = np.empty(0, dtype=np.intp)
+        n_rel = np.array([self._members.get(int(c), empty).size for c in codes])
+        out = np.full((len(codes), max(int(n_rel.max()), 1)), -np.inf)
+        for c in np.unique(codes):
+            cols = self._members.get(int(c), empty)
+            if cols.size:
+                members = np.flatnonzero(codes == c)
+                out[members, : cols.size] = np.sort(sims[np.ix_(members, cols)], axis=1)[:, ::-1]
+        return out, n_rel
+
 
 def _label_array(y, what: str, n: int) -> np.ndarray:
     if isinstance(y, torch.Tensor):
@@ -257,23 +284,20 @@ def _ap_by_value_sort(Q, D, rel: _Relevance, metric: str, sl: slice, k: int | No
     identical to it in every case.
     """
     sims = _similarity(Q[sl], D, metric).numpy()
-    relevant = rel.rows(sl).numpy()
     ascending = np.sort(sims, axis=1)
     has_ties = (ascending[:, 1:] == ascending[:, :-1]).any(axis=1)
     ap = np.zeros(sims.shape[0])
     clean = np.flatnonzero(~has_ties)
     if clean.size:
         if clean.size == sims.shape[0]:  # the usual case: no copies
-            s, r, asc = sims, relevant, ascending
+            s, asc = sims, ascending
         else:
-            s, r, asc = sims[clean], relevant[clean], ascending[clean]
-        n_rel = r.sum(axis=1)
-        width = max(int(n_rel.max()), 1)
-        # relevant similarities, best first, padded with -inf; only the first
-        # max(n_relevant) columns can hold a relevant item
-        rel_desc = np.sort(np.where(r, s, -np.inf), axis=1)[:, : -width - 1 : -1]
+            s, asc = sims[clean], ascending[clean]
+        # relevant similarities, best first, padded with -inf
+        rel_desc, n_rel = rel.sorted_relevant(s, sl, clean)
+        width = rel_desc.shape[1]
         n_greater = s.shape[1] - torch.searchsorted(
-            torch.from_numpy(asc), torch.from_numpy(rel_desc.copy()), right=True
+            torch.from_numpy(asc), torch.from_numpy(rel_desc), right=True
         ).numpy()
         rank = n_greater + 1
         hits = np.arange(1, width + 1)[None, :]
