@@ -28,24 +28,12 @@ import numpy as np
 from sklearn.model_selection import GridSearchCV, StratifiedShuffleSplit, train_test_split
 
 from skcross import HarmonizedGPLVM
+from skcross.benchmarks._runner import PAPER_TABLE2_WIKIPEDIA
 from skcross.datasets import load_wikipedia
 from skcross.metrics import make_map_scorer, mean_average_precision
 
-# Paper, Table 2, Wiki columns: (I->T, T->I, average).
-PAPER = {
-    ("gplvm", None): (0.2054, 0.1628, 0.1841),
-    ("gplvm", "fro"): (0.2392, 0.1826, 0.2109),
-    ("gplvm", "l21"): (0.2449, 0.1804, 0.2127),
-    ("gplvm", "trace"): (0.2546, 0.1911, 0.2229),
-    ("simgp", None): (0.4336, 0.4188, 0.4262),
-    ("simgp", "fro"): (0.4557, 0.4391, 0.4474),
-    ("simgp", "l21"): (0.4738, 0.4494, 0.4616),
-    ("simgp", "trace"): (0.4594, 0.4582, 0.4588),
-    ("rsimgp", None): (0.4697, 0.4418, 0.4558),
-    ("rsimgp", "fro"): (0.4861, 0.4791, 0.4826),
-    ("rsimgp", "l21"): (0.4837, 0.4870, 0.4854),
-    ("rsimgp", "trace"): (0.5108, 0.5095, 0.5102),
-}
+# Paper, Table 2, Wiki columns: (I->T, T->I, average), keyed by (model, prior).
+PAPER = PAPER_TABLE2_WIKIPEDIA
 NAMES = {"gplvm": ("mGPLVM", "hmGPLVM"), "simgp": ("m-SimGP", "hm-SimGP"), "rsimgp": ("m-RSimGP", "hm-RSimGP")}
 PRIOR_TAG = {"fro": "F", "l21": "l2,1", "trace": "tr"}
 
