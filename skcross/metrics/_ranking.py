@@ -51,7 +51,7 @@ def _as_embedding(E: Any, what: str, device: torch.device | None) -> torch.Tenso
     return t
 
 
-def _prepare(query_emb, database_emb, metric, device):
+def _prepare(query_emb, database_emb, metric, device, float64_on_cpu=True):
     if metric not in _METRICS:
         raise ValueError(f"metric must be one of {_METRICS}, got {metric!r}.")
     if device is None:
@@ -65,6 +65,10 @@ def _prepare(query_emb, database_emb, metric, device):
             f"query_emb has {Q.shape[1]} dimensions but database_emb has {D.shape[1]}."
         )
     dtype = torch.promote_types(Q.dtype, D.dtype)
+    if float64_on_cpu and device.type == "cpu":
+        # float64 similarities: float32 would tie thousands of near-equal scores
+        # in a large database, and every tie would cost a stable argsort.
+        dtype = torch.float64
     Q, D = Q.to(dtype), D.to(dtype)
     if metric == "cosine":
         Q = Q / Q.norm(dim=1, keepdim=True).clamp_min(torch.finfo(dtype).tiny)
@@ -266,9 +270,17 @@ def average_precision_scores(
 
 def _ap_by_argsort(Q, D, rel: _Relevance, metric: str, sl: slice, k: int | None) -> torch.Tensor:
     """AP from the stably ranked relevance of every database item (any input, ties included)."""
-    ranked = _ranked_relevance(Q, D, rel, metric, sl, k)
+    return _ap_of_ranking(_similarity(Q[sl], D, metric), rel.rows(sl), k)
+
+
+def _ap_of_ranking(sims: torch.Tensor, relevant: torch.Tensor, k: int | None) -> torch.Tensor:
+    """AP of rows of similarities, ranked by a stable sort (ties by database position)."""
+    order = torch.sort(sims, dim=1, descending=True, stable=True).indices
+    if k is not None:
+        order = order[:, :k]
+    ranked = torch.gather(relevant, 1, order)
     hits = torch.cumsum(ranked, dim=1, dtype=torch.float64)
-    ranks = torch.arange(1, ranked.shape[1] + 1, device=Q.device, dtype=torch.float64)
+    ranks = torch.arange(1, ranked.shape[1] + 1, device=sims.device, dtype=torch.float64)
     n_rel = hits[:, -1]
     return (hits / ranks * ranked).sum(dim=1) / n_rel.clamp_min(1.0)
 
@@ -307,9 +319,9 @@ def _ap_by_value_sort(Q, D, rel: _Relevance, metric: str, sl: slice, k: int | No
         precision_sum = np.where(valid, hits / rank, 0.0).sum(axis=1)
         ap[clean] = precision_sum / np.maximum(valid.sum(axis=1), 1)
     tied = np.flatnonzero(has_ties)
-    for start in tied:  # rare with continuous embeddings
-        row = slice(sl.start + int(start), sl.start + int(start) + 1)
-        ap[start] = float(_ap_by_argsort(Q, D, rel, metric, row, k)[0])
+    if tied.size:  # rare with float64 similarities of continuous embeddings
+        relevant = rel.rows(sl)[torch.from_numpy(tied)]
+        ap[tied] = _ap_of_ranking(torch.from_numpy(sims[tied]), relevant, k).numpy()
     return ap
 
 
@@ -477,7 +489,7 @@ def top_k_similarities(
     first; equal similarities are ordered by database position. For
     ``metric="euclidean"`` the similarity is the negative distance.
     """
-    Q, D = _prepare(query_emb, database_emb, metric, device)
+    Q, D = _prepare(query_emb, database_emb, metric, device, float64_on_cpu=False)
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
         raise ValueError(f"k must be a positive integer, got {k!r}.")
     k = int(min(k, D.shape[0]))
