@@ -9,6 +9,8 @@ are deterministic.
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Iterator, Sequence
 
 import numpy as np
@@ -108,6 +110,8 @@ class _Relevance:
             self.multilabel = False
             self.q = torch.as_tensor(codes[:n_query], device=device)
             self.d = torch.as_tensor(codes[n_query:], device=device)
+            d = codes[n_query:]
+            self._members = {int(c): np.flatnonzero(d == c) for c in np.unique(d)}
         else:
             if q.shape[1] != d.shape[1]:
                 raise ValueError(
@@ -127,7 +131,7 @@ class _Relevance:
         return self.rows(sl).sum(dim=1)
 
     def sorted_relevant(self, sims: np.ndarray, sl: slice, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Each query's similarities to its relevant items, best first, padded with -inf.
+        """Each query's similarities to its relevant items, ascending, left-padded with -inf.
 
         ``sims`` holds the rows ``rows`` of the query chunk ``sl``. Returns the
         padded ``(n_rows, max_relevant)`` array and the relevant counts.
@@ -136,21 +140,19 @@ class _Relevance:
             relevant = self.rows(sl).cpu().numpy()[rows]
             n_rel = relevant.sum(axis=1)
             width = max(int(n_rel.max()), 1)
-            return np.sort(np.where(relevant, sims, -np.inf), axis=1)[:, : -width - 1 : -1].copy(), n_rel
+            return np.sort(np.where(relevant, sims, -np.inf), axis=1)[:, -width:], n_rel
         # Single-label: the relevant items of a query are its class's members, so
         # gather them per class instead of sorting masked full rows.
-        if not hasattr(self, "_members"):
-            d = self.d.cpu().numpy()
-            self._members = {int(c): np.flatnonzero(d == c) for c in np.unique(d)}
         codes = self.q[sl].cpu().numpy()[rows]
         empty = np.empty(0, dtype=np.intp)
         n_rel = np.array([self._members.get(int(c), empty).size for c in codes])
-        out = np.full((len(codes), max(int(n_rel.max()), 1)), -np.inf)
+        width = max(int(n_rel.max()), 1)
+        out = np.full((len(codes), width), -np.inf)
         for c in np.unique(codes):
             cols = self._members.get(int(c), empty)
             if cols.size:
                 members = np.flatnonzero(codes == c)
-                out[members, : cols.size] = np.sort(sims[np.ix_(members, cols)], axis=1)[:, ::-1]
+                out[members, width - cols.size :] = np.sort(sims[np.ix_(members, cols)], axis=1)
         return out, n_rel
 
 
@@ -259,13 +261,15 @@ def average_precision_scores(
     Q, D = _prepare(query_emb, database_emb, metric, device)
     rel = _Relevance(query_labels, database_labels, Q.shape[0], D.shape[0], Q.device)
     k = _check_k(k, D.shape[0])
-    out = []
-    for sl in _chunks(Q.shape[0], D.shape[0], batch_size):
-        if Q.device.type == "cpu":
-            out.append(torch.from_numpy(_ap_by_value_sort(Q, D, rel, metric, sl, k)))
-        else:
-            out.append(_ap_by_argsort(Q, D, rel, metric, sl, k).cpu())
-    return torch.cat(out).numpy()
+    chunks = list(_chunks(Q.shape[0], D.shape[0], batch_size))
+    if Q.device.type != "cpu":
+        return torch.cat([_ap_by_argsort(Q, D, rel, metric, sl, k).cpu() for sl in chunks]).numpy()
+    # numpy's sorts release the GIL: chunks run on two threads (memory: two chunks).
+    n_threads = min(2, os.cpu_count() or 1, len(chunks))
+    if n_threads < 2:
+        return np.concatenate([_ap_by_value_sort(Q, D, rel, metric, sl, k) for sl in chunks])
+    with ThreadPoolExecutor(n_threads) as pool:
+        return np.concatenate(list(pool.map(lambda sl: _ap_by_value_sort(Q, D, rel, metric, sl, k), chunks)))
 
 
 def _ap_by_argsort(Q, D, rel: _Relevance, metric: str, sl: slice, k: int | None) -> torch.Tensor:
@@ -305,18 +309,21 @@ def _ap_by_value_sort(Q, D, rel: _Relevance, metric: str, sl: slice, k: int | No
             s, asc = sims, ascending
         else:
             s, asc = sims[clean], ascending[clean]
-        # relevant similarities, best first, padded with -inf
-        rel_desc, n_rel = rel.sorted_relevant(s, sl, clean)
-        width = rel_desc.shape[1]
-        n_greater = s.shape[1] - torch.searchsorted(
-            torch.from_numpy(asc), torch.from_numpy(rel_desc), right=True
-        ).numpy()
-        rank = n_greater + 1
-        hits = np.arange(1, width + 1)[None, :]
+        # relevant similarities in ascending order, left-padded with -inf: the
+        # value in column p is the (width - p)-th best relevant item
+        rel_asc, n_rel = rel.sorted_relevant(s, sl, clean)
+        width = rel_asc.shape[1]
+        position = np.empty(rel_asc.shape, dtype=np.intp)
+        for i in range(len(rel_asc)):  # numpy's searchsorted exploits sorted keys
+            position[i] = np.searchsorted(asc[i], rel_asc[i], side="right")
+        rank = s.shape[1] - position + 1
+        hits = (width - np.arange(width))[None, :]
         valid = hits <= n_rel[:, None]
         if k is not None:
             valid &= rank <= k
-        precision_sum = np.where(valid, hits / rank, 0.0).sum(axis=1)
+        # summed best item first and sequentially, so that the padding width
+        # (which depends on the chunk) cannot change the rounding
+        precision_sum = np.cumsum(np.where(valid, hits / rank, 0.0)[:, ::-1], axis=1)[:, -1]
         ap[clean] = precision_sum / np.maximum(valid.sum(axis=1), 1)
     tied = np.flatnonzero(has_ties)
     if tied.size:  # rare with float64 similarities of continuous embeddings
