@@ -45,19 +45,25 @@ def _model_params(model):
     return model._params(torch.device("cpu"))
 
 
+def _target_free_energies(model, X, t):
+    """All states of modality ``t``, and the free energy of every (conditioning
+    sample of the other modality, target state) pair: ``(n_samples, n_states)``."""
+    p = _model_params(model)
+    states = torch.as_tensor(_states(X[t].shape[1]), dtype=torch.float32)
+    other = torch.as_tensor(X[1 - t], dtype=torch.float32)
+    rep = other.repeat_interleave(len(states), 0)
+    tiled = states.repeat(len(other), 1)
+    vs = [tiled, rep] if t == 0 else [rep, tiled]
+    return states, _free_energy(p, model.visible_types_, vs).reshape(len(other), len(states))
+
+
 def _exact_conditional_nll(model, X):
     """-E[log P(y|x) + log P(x|y)] (Eq. 2) by enumerating the target modality's states."""
     p = _model_params(model)
     types = model.visible_types_
     total = 0.0
     for t in range(2):
-        states = torch.as_tensor(_states(X[t].shape[1]), dtype=torch.float32)
-        other = torch.as_tensor(X[1 - t], dtype=torch.float32)
-        # free energy of every (conditioning sample, target state) pair
-        rep = other.repeat_interleave(len(states), 0)
-        tiled = states.repeat(len(other), 1)
-        vs = [tiled, rep] if t == 0 else [rep, tiled]
-        f_all = _free_energy(p, types, vs).reshape(len(other), len(states)).numpy()
+        f_all = _target_free_energies(model, X, t)[1].numpy()
         vs_data = [torch.as_tensor(x, dtype=torch.float32) for x in X]
         f_data = _free_energy(p, types, vs_data).numpy()
         total += np.mean(f_data + logsumexp(-f_all, axis=1))
@@ -326,15 +332,9 @@ def test_digits_predict_modality_beats_mean_imputation(digits_model, digit_halve
 
 def _exact_map_accuracy(model, X):
     """Bitwise accuracy of argmin_y F(x, y), the prediction CD-PercLoss trains (both directions)."""
-    p = _model_params(model)
     acc = []
     for t in range(2):
-        states = torch.as_tensor(_states(X[t].shape[1]), dtype=torch.float32)
-        other = torch.as_tensor(X[1 - t], dtype=torch.float32)
-        rep = other.repeat_interleave(len(states), 0)
-        tiled = states.repeat(len(other), 1)
-        vs = [tiled, rep] if t == 0 else [rep, tiled]
-        f_all = _free_energy(p, model.visible_types_, vs).reshape(len(other), len(states))
+        states, f_all = _target_free_energies(model, X, t)
         best = states[f_all.argmin(1)].numpy()
         acc.append(np.mean(best == X[t]))
     return float(np.mean(acc))
