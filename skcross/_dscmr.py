@@ -35,12 +35,11 @@ import torch.nn.functional as F
 from skorch import NeuralNet
 from skorch.callbacks import Callback
 from skorch.utils import to_tensor
-from sklearn.model_selection import train_test_split
 from torch import nn
 
 from ._skorch import KeepBestEpoch, batched_apply, default_callbacks
 from ._torch_utils import derive_seed, torch_seed
-from ._validation import FitData
+from ._validation import FitData, holdout_split
 from .base import CrossModalEstimator
 from .metrics import mean_average_precision
 
@@ -273,21 +272,6 @@ class _ValidationMAP(Callback):
         self.X = self.Y = None
 
 
-def _validation_split(
-    Y: np.ndarray, multilabel: bool, fraction: float, seed: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Training and validation rows, stratified by class when that is possible."""
-    index = np.arange(Y.shape[0])
-    stratify = None if multilabel else Y.argmax(axis=1)
-    try:
-        train, valid = train_test_split(index, test_size=fraction, stratify=stratify, random_state=seed)
-    except ValueError:
-        # A class with a single sample, or fewer validation rows than classes:
-        # stratification is impossible, fall back to a plain random split.
-        train, valid = train_test_split(index, test_size=fraction, random_state=seed)
-    return np.sort(train), np.sort(valid)
-
-
 # ---------------------------------------------------------------- estimator
 class DSCMR(CrossModalEstimator):
     """Deep Supervised Cross-modal Retrieval.
@@ -474,9 +458,7 @@ class DSCMR(CrossModalEstimator):
         device = self._device()
         Y = data.Y[0]  # paired data: every modality has the same labels
         if self.validation_fraction > 0:
-            train, valid = _validation_split(
-                Y, data.multilabel, self.validation_fraction, derive_seed(self.random_state, 2)
-            )
+            train, valid = holdout_split(Y, self.validation_fraction, derive_seed(self.random_state, 2))
         else:
             train, valid = np.arange(Y.shape[0]), np.arange(0)
         self.validation_indices_ = valid

@@ -29,14 +29,13 @@ from joblib import Parallel, delayed
 from skorch import NeuralNet
 from skorch.callbacks import PassthroughScoring
 from skorch.utils import to_tensor
-from sklearn.model_selection import ShuffleSplit, StratifiedShuffleSplit
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 from torch.utils.data import Subset
 
 from ._skorch import KeepBestEpoch, batched_apply, default_callbacks
 from ._torch_utils import derive_seed, torch_seed
-from ._validation import check_labels, check_modality_array
+from ._validation import check_labels, check_modality_array, holdout_split
 from .base import CrossModalEstimator
 
 __all__ = ["SDML", "SDMLNet", "SDMLLoss", "SupervisedAutoEncoder"]
@@ -141,35 +140,6 @@ class SDMLNet(NeuralNet):
         return loss
 
 
-def _n_valid(n_samples: int, fraction: float) -> int:
-    return int(np.ceil(fraction * n_samples))
-
-
-def holdout_indices(Y: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Train / validation row indices of one modality, stratified by class.
-
-    Single-label data is split with ``StratifiedShuffleSplit``; multi-label
-    data, or classes too small to stratify (fewer than two samples, or fewer
-    validation samples than classes), fall back to a plain random split.
-    """
-    n = Y.shape[0]
-    n_valid = _n_valid(n, fraction)
-    if n_valid >= n:
-        raise ValueError(
-            f"validation_fraction={fraction} leaves no training sample out of {n}."
-        )
-    dummy = np.zeros((n, 1))
-    single_label = bool(np.all(Y.sum(axis=1) == 1))
-    if single_label:
-        try:
-            split = StratifiedShuffleSplit(n_splits=1, test_size=n_valid, random_state=seed)
-            return next(split.split(dummy, Y.argmax(axis=1)))
-        except ValueError:
-            pass
-    split = ShuffleSplit(n_splits=1, test_size=n_valid, random_state=seed)
-    return next(split.split(dummy))
-
-
 class StratifiedHoldout:
     """skorch ``train_split``: hold out part of one modality's training data.
 
@@ -182,7 +152,7 @@ class StratifiedHoldout:
         self.random_state = random_state
 
     def __call__(self, dataset, y=None, groups=None):
-        train, valid = holdout_indices(np.asarray(y), self.fraction, self.random_state)
+        train, valid = holdout_split(np.asarray(y), self.fraction, self.random_state)
         return Subset(dataset, train), Subset(dataset, valid)
 
     def __repr__(self) -> str:
@@ -204,7 +174,7 @@ def _fit_network(
     fraction = config["validation_fraction"]
     batch_size = config["batch_size"]
     verbose = config["verbose"]
-    n_train = X.shape[0] - (_n_valid(X.shape[0], fraction) if fraction else 0)
+    n_train = X.shape[0] - (int(np.ceil(fraction * X.shape[0])) if fraction else 0)  # as holdout_split
     callbacks = default_callbacks(f"SDML ({label})", verbose)
     callbacks.append(("train_label_loss", PassthroughScoring("train_label_loss", on_train=True)))
     if fraction:

@@ -22,7 +22,6 @@ from typing import Any, Sequence
 
 import numpy as np
 import torch
-from sklearn.model_selection import train_test_split
 from skorch import NeuralNet
 from skorch.dataset import Dataset
 from skorch.helper import predefined_split
@@ -31,7 +30,7 @@ from torch.nn import functional as F
 
 from ._skorch import KeepBestEpoch, batched_apply, default_callbacks
 from ._torch_utils import derive_seed, torch_seed
-from ._validation import FitData, resolve_modality
+from ._validation import FitData, holdout_split, resolve_modality
 from .base import CrossModalEstimator
 
 __all__ = ["CrossModalVAE", "gaussian_kl"]
@@ -518,31 +517,11 @@ class CrossModalVAE(CrossModalEstimator):
 
     def _split(self, data: FitData) -> tuple[np.ndarray, np.ndarray | None]:
         """Training and validation rows, the latter stratified by y when possible."""
-        n = data.n_samples[0]
-        rows = np.arange(n)
-        vf = self.validation_fraction
-        if not vf:
+        rows = np.arange(data.n_samples[0])
+        if not self.validation_fraction:
             return rows, None
-        n_valid = int(round(vf * n))
-        if n_valid < 1 or n - n_valid < 2:
-            raise ValueError(
-                f"validation_fraction={vf} of {n} samples leaves no validation or training "
-                "samples; use validation_fraction=None to train on all of them."
-            )
-        stratify = None
-        if data.Y is not None and not data.multilabel:
-            labels = data.Y[0].argmax(axis=1)
-            counts = np.bincount(labels)
-            counts = counts[counts > 0]
-            if counts.min() >= 2 and n_valid >= len(counts) and n - n_valid >= len(counts):
-                stratify = labels
-        train, valid = train_test_split(
-            rows,
-            test_size=n_valid,
-            stratify=stratify,
-            random_state=derive_seed(self.random_state, 2),
-        )
-        return np.sort(train), np.sort(valid)
+        labels = data.Y[0] if data.Y is not None else rows
+        return holdout_split(labels, self.validation_fraction, derive_seed(self.random_state, 2))
 
     # ------------------------------------------------------------------ fit
     def _scale(self, index: int, X: np.ndarray) -> np.ndarray:

@@ -351,3 +351,33 @@ def _same_labels(ys: Sequence[Any]) -> bool:
 def resolve_modality(key: Any, names: Sequence[str]) -> int:
     """Position of a modality given by index or name (clear error otherwise)."""
     return _modality_index(key, names)
+
+
+def holdout_split(Y: Any, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Training and validation rows carved from training data, for model selection.
+
+    ``ceil(fraction * n)`` rows are held out, stratified by class when ``Y`` is a
+    single-label indicator matrix and every class can be split; multi-label data,
+    a 1-D ``Y`` (no labels: any array of n rows), or classes too small to stratify
+    fall back to a plain random split of the same size. Both index arrays are sorted.
+    """
+    n = len(Y)
+    n_valid = int(np.ceil(fraction * n))
+    if n_valid < 1 or n - n_valid < 2:
+        raise ValueError(
+            f"validation_fraction={fraction} of {n} samples leaves no validation or "
+            "training samples; use validation_fraction=0 to train on all of them."
+        )
+    from sklearn.model_selection import train_test_split
+
+    rows = np.arange(n)
+    Y = np.asarray(Y)
+    stratify = None
+    if Y.ndim == 2 and np.all(Y.sum(axis=1) == 1):
+        stratify = Y.argmax(axis=1)
+    try:
+        train, valid = train_test_split(rows, test_size=n_valid, stratify=stratify, random_state=seed)
+    except ValueError:
+        # A class with one sample, or fewer validation rows than classes.
+        train, valid = train_test_split(rows, test_size=n_valid, random_state=seed)
+    return np.sort(train), np.sort(valid)

@@ -12,7 +12,8 @@ from sklearn.model_selection import GridSearchCV
 from sklearn.preprocessing import StandardScaler
 
 from conftest import gpu
-from skcross._sdml import SDML, holdout_indices
+from skcross._sdml import SDML
+from skcross._validation import holdout_split
 from skcross.datasets import load_wikipedia, make_multimodal_classification
 from skcross.exceptions import TrainingDivergedError
 from skcross.metrics import make_map_scorer, mean_average_precision
@@ -204,17 +205,17 @@ def test_validation_fraction(three_modal):
 def test_holdout_is_stratified_and_falls_back():
     y = np.repeat([0, 1, 2], [50, 30, 20])
     Y = np.eye(3, dtype=np.float32)[y]
-    train, valid = holdout_indices(Y, 0.1, seed=0)
+    train, valid = holdout_split(Y, 0.1, seed=0)
     assert len(valid) == 10 and len(np.intersect1d(train, valid)) == 0
     assert np.bincount(y[valid]).tolist() == [5, 3, 2]
-    np.testing.assert_array_equal(valid, holdout_indices(Y, 0.1, seed=0)[1])
+    np.testing.assert_array_equal(valid, holdout_split(Y, 0.1, seed=0)[1])
     # A class with one sample, or multi-label rows, cannot be stratified:
     # a plain random split of the same size.
     lonely = np.eye(3, dtype=np.float32)[np.repeat([0, 1, 2], [50, 49, 1])]
     multi = Y.copy()
     multi[:50, 1] = 1
     for labels in (lonely, multi):
-        train, valid = holdout_indices(labels, 0.1, seed=0)
+        train, valid = holdout_split(labels, 0.1, seed=0)
         assert len(valid) == 10 and sorted(np.r_[train, valid]) == list(range(100))
 
 
