@@ -25,7 +25,7 @@ keep the epoch with the best validation mAP.
 from __future__ import annotations
 
 import math
-from itertools import combinations, permutations
+from itertools import combinations
 from numbers import Integral, Real
 from typing import Any, Sequence
 
@@ -41,7 +41,7 @@ from ._skorch import KeepBestEpoch, batched_apply, default_callbacks
 from ._torch_utils import derive_seed, torch_seed
 from ._validation import FitData, holdout_split
 from .base import CrossModalEstimator
-from .metrics import mean_average_precision
+from .metrics import cross_modal_map
 
 __all__ = ["DSCMR", "dscmr_loss_terms", "closed_form_classifier"]
 
@@ -259,12 +259,7 @@ class _ValidationMAP(Callback):
         module.eval()
         emb = module(**self.X)
         module.train(was_training)
-        score = np.mean(
-            [
-                mean_average_precision(emb[i], emb[j], self.Y, self.Y)
-                for i, j in permutations(range(len(emb)), 2)
-            ]
-        )
+        score = np.mean(list(cross_modal_map(emb, [self.Y] * len(emb)).values()))
         net.history.record("valid_map", float(score))
 
     def on_train_end(self, net, **kwargs):
