@@ -78,7 +78,7 @@ def _prepare(query_emb, database_emb, metric, device, float64_on_cpu=True):
     return Q, D
 
 
-def _similarity(Qc: torch.Tensor, D: torch.Tensor, metric: str, D_sq=None) -> torch.Tensor:
+def _similarity(Qc: torch.Tensor, D: torch.Tensor, metric: str) -> torch.Tensor:
     if metric == "euclidean":
         # Negative distance, so that larger is more similar for every metric.
         return -torch.cdist(Qc, D)
@@ -126,9 +126,6 @@ class _Relevance:
         if self.multilabel:
             return (self.q[sl] @ self.d.T) > 0
         return self.q[sl, None] == self.d[None, :]
-
-    def n_relevant(self, sl: slice) -> torch.Tensor:
-        return self.rows(sl).sum(dim=1)
 
     def sorted_relevant(self, sims: np.ndarray, sl: slice, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Each query's similarities to its relevant items, ascending, left-padded with -inf.
