@@ -356,11 +356,6 @@ class HarmonizedGPLVM(CrossModalEstimator):
 
     def _validate_fit_data(self, X: Any, y: Any) -> FitData:
         data = super()._validate_fit_data(X, y)
-        if not data.paired:
-            raise ValueError(
-                "HarmonizedGPLVM learns one latent point per paired sample: the "
-                "modalities must hold the same samples in the same order (one y)."
-            )
         if self.model == "rsimgp" and data.Y is None:
             raise ValueError(
                 "HarmonizedGPLVM(model='rsimgp') is supervised (the label term of Eq. 17): "

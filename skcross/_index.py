@@ -22,7 +22,7 @@ from sklearn.utils.validation import check_is_fitted
 from ._torch_utils import resolve_device
 from ._validation import resolve_modality
 from ._version import __version__
-from .base import _compatible
+from .base import check_saved_version
 from .exceptions import IncompatibleVersionError
 from .metrics._ranking import _top_k_first_position
 
@@ -418,12 +418,12 @@ class CrossModalIndex:
 
     def __setstate__(self, state: dict) -> None:
         saved = state.pop("_skcross_version", None)
-        if saved is None or not _compatible(saved, __version__):
+        if saved is None:
             raise IncompatibleVersionError(
-                f"This CrossModalIndex was saved with skcross {saved}; skcross "
-                f"{__version__} cannot load it. Install skcross=={saved} to load it, "
-                "or rebuild the index."
+                "This CrossModalIndex records no skcross version: it was not saved by "
+                "CrossModalIndex.save; rebuild the index."
             )
+        check_saved_version(saved, "CrossModalIndex", "rebuild the index")
         self.__dict__.update(state)
 
     def save(self, path: str | Path, compress: int = 0) -> None:

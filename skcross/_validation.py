@@ -317,6 +317,11 @@ def validate_fit_data(
                 "Modalities have different sample counts (unpaired data): pass y as "
                 "a list with one label array per modality."
             )
+    if requires_pairs and not paired:
+        raise ValueError(
+            f"{estimator_name} learns from paired samples: the modalities must hold the "
+            "same samples in the same order, with one y (per-modality labels differ)."
+        )
     Y = classes = None
     multilabel = False
     if y is None:

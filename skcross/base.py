@@ -38,6 +38,15 @@ def _compatible(saved: str, current: str) -> bool:
     return saved.split(".")[:2] == current.split(".")[:2]
 
 
+def check_saved_version(saved: str | None, what: str, remedy: str) -> None:
+    """Refuse a pickle written by an incompatible skcross version, with a clear message."""
+    if saved is not None and not _compatible(saved, __version__):
+        raise IncompatibleVersionError(
+            f"This {what} was saved with skcross {saved}; skcross {__version__} cannot "
+            f"load it. Install skcross=={saved} to load it, or {remedy}."
+        )
+
+
 def check_finite_loss(loss: float, epoch: int, estimator_name: str, hint: str = "") -> None:
     """Stop training with a clear error when the loss stops being finite."""
     if not np.isfinite(loss):
@@ -270,11 +279,5 @@ class CrossModalEstimator(TransformerMixin, BaseEstimator):
         return state
 
     def __setstate__(self, state):
-        saved = state.pop("_skcross_version", None)
-        if saved is not None and not _compatible(saved, __version__):
-            raise IncompatibleVersionError(
-                f"This {type(self).__name__} was saved with skcross {saved}; skcross "
-                f"{__version__} cannot load it. Install skcross=={saved} to load it, "
-                "or refit the model."
-            )
+        check_saved_version(state.pop("_skcross_version", None), type(self).__name__, "refit the model")
         super().__setstate__(state)
