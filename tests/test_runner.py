@@ -158,3 +158,33 @@ def test_every_exported_estimator_runs_in_smoke_mode(tmp_path):
     for r in results:
         assert 0.0 < r.mean_map() <= 1.0
         assert getattr(skcross, METHODS[r.key].estimator)
+
+
+def test_reuse_assembles_a_run_from_cached_rows(tmp_path, monkeypatch):
+    argv = ["--datasets", "digits", "--methods", "cca,labelspace", "--smoke", "--max-samples", "200",
+            "--out", str(tmp_path), "--no-figures"]
+    first, _ = run(argv)
+    cached = sorted(p.name for p in (tmp_path / "_cache").glob("*.pkl"))
+    assert len(cached) == 2 and all(n.startswith("digits_") for n in cached)
+
+    calls = []
+    real_evaluate = _runner.evaluate
+
+    def counting_evaluate(spec, *args, **kwargs):
+        calls.append(spec.key)
+        return real_evaluate(spec, *args, **kwargs)
+
+    monkeypatch.setattr(_runner, "evaluate", counting_evaluate)
+    second, _ = run(argv + ["--reuse", "--refresh", "labelspace"])
+    assert calls == ["labelspace"]  # cca came from the cache, labelspace was recomputed
+    assert second[0].pair_maps == first[0].pair_maps
+    assert second[0].computed_at == first[0].computed_at != ""
+    md = (tmp_path / "RESULTS.md").read_text(encoding="utf-8")
+    assert "## Rows reused from earlier runs" in md and "digits / CCA (sklearn)" in md
+
+    # A different budget is a different row: nothing is reused across budgets.
+    calls.clear()
+    quick = ["--datasets", "digits", "--methods", "labelspace", "--quick", "--max-samples", "200",
+             "--out", str(tmp_path), "--no-figures", "--reuse"]
+    run(quick)
+    assert calls == ["labelspace"]

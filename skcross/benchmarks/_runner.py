@@ -21,6 +21,9 @@ from __future__ import annotations
 
 import argparse
 import csv
+import datetime
+import hashlib
+import pickle
 import sys
 import time
 import warnings
@@ -330,6 +333,7 @@ class Result:
     embeddings: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
     metric: str = "cosine"
     error: str = ""
+    computed_at: str = ""  # when this row was computed (rows can come from the cache)
 
     def mean_map(self) -> float:
         return float(np.mean(list(self.pair_maps.values()))) if self.pair_maps else float("nan")
@@ -420,6 +424,39 @@ def evaluate(spec: MethodSpec, split: Split, budget: str, cv: int | None = None,
         split.name, spec.label, spec.key, "; ".join(settings), best_str, pair_maps,
         fit_t, search_t, trans_t, paper, embeddings, metric,
     )
+
+
+# --------------------------------------------------------------------- cache
+def _cache_path(folder: Path, spec: MethodSpec, split: Split, budget: str, cv: int | None, seed: int) -> Path:
+    """One file per row, keyed by everything that decides the row but the code itself.
+
+    The key holds the data set (and its size), the method, the budget, the fixed
+    parameters, the grid, the CV protocol, the seed and the skcross version; a
+    change to an estimator's code needs ``--refresh`` for that method.
+    """
+    key = repr((
+        split.name, len(split.y_train), len(split.y_test), spec.key, budget,
+        sorted(spec.fixed(budget).items()), sorted(spec.grid(budget).items()), cv, seed, skcross.__version__,
+    ))
+    digest = hashlib.sha256(key.encode()).hexdigest()[:12]
+    return folder / f"{split.name}_{spec.key}_{budget}_{digest}.pkl"
+
+
+def _load_cached(path: Path) -> Result | None:
+    try:
+        with open(path, "rb") as fh:
+            result = pickle.load(fh)
+    except (OSError, pickle.UnpicklingError, EOFError, AttributeError):
+        return None
+    return result if isinstance(result, Result) else None
+
+
+def _store_cached(path: Path, result: Result) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    with open(tmp, "wb") as fh:
+        pickle.dump(result, fh)
+    tmp.replace(path)
 
 
 # ------------------------------------------------------------------- reports
@@ -566,6 +603,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="benchmarks", help="output folder for RESULTS.md, results.csv, figures/")
     p.add_argument("--no-figures", action="store_true", help="skip the PR / precision-scope PNGs")
     p.add_argument("--random-state", type=int, default=0)
+    p.add_argument("--reuse", action="store_true",
+                   help="reuse rows stored in OUT/_cache by an earlier run with the same data set, method, "
+                        "budget, parameters, grid, CV, seed and skcross version (a long full run can be "
+                        "assembled over several sittings); every row keeps its own times and date")
+    p.add_argument("--refresh", default="",
+                   help="comma list of methods to recompute even with --reuse (after changing their code)")
     return p
 
 
@@ -575,6 +618,7 @@ def run(argv: Sequence[str] | None = None) -> tuple[list[Result], list[str]]:
     budget = "smoke" if args.smoke else "quick" if args.quick else "full"
     datasets = _parse_list(args.datasets, DATASETS, "data sets")
     keys = _parse_list(args.methods, list(METHODS), "methods")
+    refresh = set(_parse_list(args.refresh, list(METHODS), "methods")) if args.refresh else set()
     specs = [METHODS[k] for k in keys]
     available = [s for s in specs if s.available()]
     skipped = [f"{s.label} (skcross.{s.estimator} is not exported in this version)" for s in specs if not s.available()]
@@ -585,6 +629,7 @@ def run(argv: Sequence[str] | None = None) -> tuple[list[Result], list[str]]:
 
     results: list[Result] = []
     failures: list[str] = []
+    reused: list[str] = []
     data_lines: list[str] = []
     extra: list[str] = []
     t_start, cpu_start = time.perf_counter(), time.process_time()
@@ -600,16 +645,24 @@ def run(argv: Sequence[str] | None = None) -> tuple[list[Result], list[str]]:
         ds_results = []
         for spec in available:
             t0 = time.perf_counter()
-            try:
-                r = evaluate(spec, split, budget, args.cv, args.random_state)
-            except Exception as exc:  # a broken method must not lose the other rows
-                msg = f"{name} / {spec.label}: {type(exc).__name__}: {exc}"
-                failures.append(msg)
-                print(f"FAILED {msg}", flush=True)
-                continue
+            cache = _cache_path(out / "_cache", spec, split, budget, args.cv, args.random_state)
+            r = _load_cached(cache) if args.reuse and spec.key not in refresh else None
+            from_cache = r is not None
+            if from_cache:
+                reused.append(f"{name} / {spec.label} (computed {r.computed_at})")
+            else:
+                try:
+                    r = evaluate(spec, split, budget, args.cv, args.random_state)
+                except Exception as exc:  # a broken method must not lose the other rows
+                    msg = f"{name} / {spec.label}: {type(exc).__name__}: {exc}"
+                    failures.append(msg)
+                    print(f"FAILED {msg}", flush=True)
+                    continue
+                r.computed_at = datetime.datetime.now().isoformat(timespec="seconds")
+                _store_cached(cache, r)
             ds_results.append(r)
             print(f"  {spec.label:<40s} mean mAP {r.mean_map():.4f}  ({time.perf_counter() - t0:.1f} s; "
-                  f"best {r.best_params})", flush=True)
+                  f"best {r.best_params}{'; reused' if from_cache else ''})", flush=True)
         results.extend(ds_results)
         data_lines.append(f"- **{name}**: {split.description}\n")
         if split.X_train.n_modalities > 2 and ds_results:
@@ -649,6 +702,10 @@ def run(argv: Sequence[str] | None = None) -> tuple[list[Result], list[str]]:
         "\n## Grids searched\n\n",
         grids_text(available, budget) + "\n",
     ]
+    if reused:
+        md += ["\n## Rows reused from earlier runs (`--reuse`)\n\n",
+               "Their times were measured when they were computed; the wall-clock total above covers this "
+               "sitting only.\n\n", *[f"- {s}\n" for s in reused]]
     if skipped:
         md += ["\n## Skipped\n\n", *[f"- {s}\n" for s in skipped]]
     if failures:
