@@ -147,6 +147,83 @@ def _sq_dist_np(A: np.ndarray, B: np.ndarray) -> np.ndarray:
     return np.clip((A * A).sum(1)[:, None] + (B * B).sum(1)[None, :] - 2 * A @ B.T, 0, None)
 
 
+def _batched_bfgs(
+    fun, X0: torch.Tensor, max_iter: int, gtol: float = 1e-5, ftol: float = 2.2e-9
+) -> torch.Tensor:
+    """Minimise ``sum_i f_i(x_i)`` as B independent problems, one BFGS per row.
+
+    ``fun(X_rows, rows)`` returns the vector of the f_i of the given rows.
+    Every row keeps its own inverse-Hessian approximation (q x q), its own
+    Armijo backtracking step and its own stopping rule (projected-gradient
+    ``gtol`` or relative decrease ``ftol``, as scipy's L-BFGS-B defaults), and
+    a converged row is frozen: the result for a row is the same whichever
+    other rows come with it (up to floating-point rounding).
+    """
+    X = X0.clone()
+    B, q = X.shape
+    eye = torch.eye(q, dtype=X.dtype, device=X.device)
+    H = eye.expand(B, q, q).clone()
+    every = torch.arange(B, device=X.device)
+
+    def value_and_grad(Xr, rows):
+        Xr = Xr.detach().requires_grad_(True)
+        f = fun(Xr, rows)
+        (g,) = torch.autograd.grad(f.sum(), Xr)
+        return f.detach(), g
+
+    f, g = value_and_grad(X, every)
+    running = torch.ones(B, dtype=torch.bool, device=X.device)
+    first = torch.ones(B, dtype=torch.bool, device=X.device)
+    for _ in range(max_iter):
+        rows = every[running]
+        if len(rows) == 0:
+            break
+        x, fr, gr, Hr = X[rows], f[rows], g[rows], H[rows]
+        p = -(Hr @ gr.unsqueeze(-1)).squeeze(-1)
+        slope = (gr * p).sum(1)
+        uphill = slope >= 0  # a stale curvature estimate: restart from steepest descent
+        if uphill.any():
+            Hr[uphill] = eye
+            p[uphill] = -gr[uphill]
+            slope = (gr * p).sum(1)
+        # the very first step is capped at unit length (latent points live on a unit scale)
+        step = torch.where(first[rows], 1.0 / p.norm(dim=1).clamp_min(1.0), torch.ones_like(fr))
+        accepted = torch.zeros(len(rows), dtype=torch.bool, device=X.device)
+        for _ in range(40):
+            todo = ~accepted
+            with torch.no_grad():
+                f_try = fun(x[todo] + step[todo, None] * p[todo], rows[todo])
+            ok = torch.isfinite(f_try) & (f_try <= fr[todo] + 1e-4 * step[todo] * slope[todo])
+            idx = todo.nonzero().squeeze(1)
+            accepted[idx[ok]] = True
+            step[idx[~ok]] *= 0.5
+            if accepted.all():
+                break
+        x_new = torch.where(accepted[:, None], x + step[:, None] * p, x)
+        f_new, g_new = value_and_grad(x_new, rows)
+        s_vec, y_vec = x_new - x, g_new - gr
+        sy = (s_vec * y_vec).sum(1)
+        update = accepted & (sy > 1e-12)
+        if update.any():
+            s_u, y_u, rho = s_vec[update], y_vec[update], 1.0 / sy[update]
+            Hu = Hr[update]
+            # the first update rescales the identity to the observed curvature
+            scale = torch.where(first[rows][update], sy[update] / (y_u * y_u).sum(1), torch.ones_like(rho))
+            Hu = Hu * scale[:, None, None]
+            V = eye - rho[:, None, None] * (s_u.unsqueeze(2) @ y_u.unsqueeze(1))
+            Hu = V @ Hu @ V.transpose(1, 2) + rho[:, None, None] * (s_u.unsqueeze(2) @ s_u.unsqueeze(1))
+            Hr[update] = Hu
+        done = (
+            ~accepted
+            | (g_new.abs().amax(1) <= gtol)
+            | ((fr - f_new) <= ftol * torch.maximum(torch.maximum(fr.abs(), f_new.abs()), torch.ones_like(fr)))
+        )
+        X[rows], f[rows], g[rows], H[rows] = x_new, f_new, g_new, Hr
+        first[rows] = False
+        running[rows[done]] = False
+    return X
+
+
 class HarmonizedGPLVM(CrossModalEstimator):
     """Harmonized multimodal GPLVMs: hmGPLVM, hm-SimGP, hm-RSimGP and their baselines.
 
@@ -257,7 +334,10 @@ class HarmonizedGPLVM(CrossModalEstimator):
     - Inference of a new sample of modality c: MAP of its latent point under
       modality c's GP predictive distribution (FITC predictive when sparse),
       with the N(0, I) prior for the baselines, started at the latent point of
-      the nearest training sample; all samples are optimised in one batch.
+      the nearest training sample. All samples are solved in one batched
+      computation, but as independent problems (one small BFGS per sample, with
+      its own line search and stopping rule), so a sample's embedding does not
+      depend on the samples it comes with.
       For the similarity models the sample is observed through its similarity
       to the training samples of modality c.
     - A Cholesky that fails is retried with 10x more jitter, up to 1e-3 of the
@@ -543,7 +623,13 @@ class HarmonizedGPLVM(CrossModalEstimator):
     def _infer(
         self, index: int, Y: np.ndarray, X0: np.ndarray, resid: np.ndarray | None = None, device=None
     ) -> np.ndarray:
-        """Batched MAP latent points of observations ``Y`` of modality ``index`` from ``X0``."""
+        """MAP latent points of observations ``Y`` of modality ``index``, started at ``X0``.
+
+        Each sample's negative log posterior depends on its own latent point
+        only, so the batch is solved as independent small problems (one q x q
+        BFGS each, see :func:`_batched_bfgs`): a sample's latent point does not
+        depend on the samples it is transformed with.
+        """
         device = device or self._device()
 
         def t(a):
@@ -559,23 +645,17 @@ class HarmonizedGPLVM(CrossModalEstimator):
         Ys = t(Y)
         extra = t(np.zeros(len(Y)) if resid is None else resid)
         d = float(self.n_observed_[index])
-        shape = X0.shape
 
-        def fun(z_np):
-            z = torch.tensor(z_np, dtype=torch.float64, device=device, requires_grad=True)
-            Xs = z.reshape(shape)
+        def neg_log_posterior(Xs: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
             mean, var = obj.predictive(theta, Xtr, parts, Xs, active)
-            f = 0.5 * d * torch.log(var).sum() + 0.5 * ((((Ys - mean) ** 2).sum(1) + extra) / var).sum()
+            f = 0.5 * d * torch.log(var) + 0.5 * (((Ys[rows] - mean) ** 2).sum(1) + extra[rows]) / var
             if self.prior is None:
-                f = f + obj.gaussian_prior(Xs)
-            (g,) = torch.autograd.grad(f, z)
-            return float(f.detach()), g.cpu().numpy()
+                f = f + 0.5 * (Xs * Xs).sum(1)
+            return f
 
-        if self.max_iter_transform == 0:
+        if self.max_iter_transform == 0 or len(X0) == 0:
             return X0
-        res = minimize(fun, X0.ravel(), jac=True, method="L-BFGS-B",
-                       options={"maxiter": self.max_iter_transform})
-        return res.x.reshape(shape)
+        return _batched_bfgs(neg_log_posterior, t(X0), self.max_iter_transform).cpu().numpy()
 
     def _transform(self, index: int, X: np.ndarray) -> np.ndarray:
         F, Y, resid = self._observe(index, X)

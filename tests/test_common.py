@@ -510,25 +510,7 @@ def test_index_search_matches_retrieve(name, Estimator):
     assert np.mean(idx == ref_idx) > 0.95
 
 
-# Estimators whose transform of a sample depends on the other samples of the call.
-BATCH_DEPENDENT = {
-    "HarmonizedGPLVM": (
-        "transform optimises the latent points of all given samples in one L-BFGS run "
-        "whose stopping rule sees the whole batch, so with few iterations a sample's "
-        "embedding depends on its batch (CrossModalIndex.add embeds in chunks)"
-    ),
-}
-
-
-@pytest.mark.parametrize(
-    "name, Estimator",
-    [
-        pytest.param(n, E, marks=pytest.mark.xfail(strict=True, reason=BATCH_DEPENDENT[n]))
-        if n in BATCH_DEPENDENT else (n, E)
-        for n, E in ESTIMATORS
-    ],
-    ids=IDS,
-)
+@parametrize
 def test_transform_is_subset_invariant(name, Estimator):
     """A sample's embedding does not depend on the other samples embedded with it
     (scikit-learn's check_methods_subset_invariance), so chunked embedding is safe."""
