@@ -17,7 +17,7 @@ from skorch.callbacks import Callback, ProgressBar
 
 from .base import check_finite_loss
 
-__all__ = ["DivergenceGuard", "KeepBestEpoch", "default_callbacks", "batched_apply"]
+__all__ = ["DivergenceGuard", "KeepBestEpoch", "default_callbacks", "batched_apply", "release_to_cpu"]
 
 
 class DivergenceGuard(Callback):
@@ -89,3 +89,31 @@ def batched_apply(fn, X: Any, device: torch.device, batch_size: int = 2048) -> n
         t = torch.as_tensor(np.asarray(chunk), device=device)
         outputs.append(fn(t).detach().cpu().numpy())
     return np.concatenate(outputs, axis=0)
+
+
+def _tensors_to_cpu(obj: Any) -> Any:
+    """A copy of a nested structure (an optimizer state) with every tensor on the CPU."""
+    if torch.is_tensor(obj):
+        return obj.detach().to("cpu")
+    if isinstance(obj, dict):
+        return {k: _tensors_to_cpu(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_tensors_to_cpu(v) for v in obj)
+    return obj
+
+
+def release_to_cpu(net: Any) -> Any:
+    """Park a fitted skorch net on the CPU and drop its validation data.
+
+    The module and the optimizer state move to the CPU and ``net.device``
+    becomes "cpu", so a pickled model holds no CUDA tensors at all (it loads
+    on any machine without relying on skorch's CUDA-to-CPU mapping); inference
+    moves the module to the device it runs on. ``train_split`` is cleared so
+    that the fitted model does not carry the validation arrays.
+    """
+    net.train_split = None
+    net.module_.to("cpu")
+    net.device = "cpu"
+    if getattr(net, "optimizer_", None) is not None:
+        net.optimizer_.load_state_dict(_tensors_to_cpu(net.optimizer_.state_dict()))
+    return net

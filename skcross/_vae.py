@@ -28,7 +28,7 @@ from skorch.helper import predefined_split
 from torch import nn
 from torch.nn import functional as F
 
-from ._skorch import KeepBestEpoch, batched_apply, default_callbacks
+from ._skorch import KeepBestEpoch, batched_apply, default_callbacks, release_to_cpu
 from ._torch_utils import derive_seed, torch_seed
 from ._validation import FitData, holdout_split, resolve_modality
 from .base import CrossModalEstimator
@@ -586,12 +586,7 @@ class CrossModalVAE(CrossModalEstimator):
                 kl_warmup=int(self.kl_warmup),
             )
             net.fit({k: v[train] for k, v in arrays.items()}, None)
-        # Keep neither the validation data nor device tensors in the fitted model.
-        net.train_split = None
-        net.module_.to("cpu")
-        net.device = "cpu"
-        if net.optimizer_ is not None:
-            net.optimizer_.load_state_dict(_to_cpu(net.optimizer_.state_dict()))
+        release_to_cpu(net)
         best = dict(net.callbacks_).get("keep_best")
         self.best_epoch_ = (
             best.best_epoch_ if best is not None and best.best_epoch_ else len(net.history)
@@ -689,13 +684,3 @@ class CrossModalVAE(CrossModalEstimator):
         out = out * self.feature_scale_[t] + self.feature_mean_[t]
         return out.astype(np.float32, copy=False)
 
-
-def _to_cpu(obj: Any) -> Any:
-    """A copy of a (nested) optimizer state with every tensor on the CPU."""
-    if torch.is_tensor(obj):
-        return obj.detach().to("cpu")
-    if isinstance(obj, dict):
-        return {k: _to_cpu(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return type(obj)(_to_cpu(v) for v in obj)
-    return obj
