@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import math
 from itertools import combinations
-from numbers import Integral, Real
 from typing import Any, Sequence
 
 import numpy as np
@@ -39,7 +38,7 @@ from torch import nn
 
 from ._skorch import KeepBestEpoch, batched_apply, default_callbacks
 from ._torch_utils import derive_seed, torch_seed
-from ._validation import FitData, holdout_split
+from ._validation import FitData, check_choice, check_number, holdout_split
 from .base import CrossModalEstimator
 from .metrics import cross_modal_map
 
@@ -426,27 +425,15 @@ class DSCMR(CrossModalEstimator):
 
     def _check_params(self) -> None:
         for name in ("n_components", "hidden_size", "batch_size", "max_epochs"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, Integral) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}.")
+            check_number(self, name, integer=True, low=1)
         for name in ("lam", "eta", "label_weight"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, Real) or not value >= 0:
-                raise ValueError(f"{name} must be a non-negative number, got {value!r}.")
+            check_number(self, name, low=0.0)
         if self.lam == 0 and self.eta == 0 and self.label_weight == 0:
-            raise ValueError("label_weight, lam and eta are all 0: there is nothing to minimise.")
-        if self.classifier not in ("learned", "closed_form"):
-            raise ValueError(
-                f"classifier must be 'learned' or 'closed_form', got {self.classifier!r}."
-            )
-        if not isinstance(self.ridge, Real) or not self.ridge > 0:
-            raise ValueError(f"ridge must be a positive number, got {self.ridge!r}.")
-        if not isinstance(self.lr, Real) or not self.lr > 0:
-            raise ValueError(f"lr must be a positive number, got {self.lr!r}.")
-        if not isinstance(self.validation_fraction, Real) or not 0 <= self.validation_fraction < 1:
-            raise ValueError(
-                f"validation_fraction must be in [0, 1), got {self.validation_fraction!r}."
-            )
+            raise ValueError("DSCMR: label_weight, lam and eta are all 0: there is nothing to minimise.")
+        check_choice(self, "classifier", ("learned", "closed_form"))
+        check_number(self, "ridge", low=0.0, low_open=True)
+        check_number(self, "lr", low=0.0, low_open=True)
+        check_number(self, "validation_fraction", low=0.0, high=1.0, high_open=True)
 
     def _fit(self, data: FitData) -> None:
         self._check_params()

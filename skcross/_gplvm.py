@@ -12,7 +12,6 @@ samples by MAP.
 
 from __future__ import annotations
 
-import numbers
 import warnings
 from dataclasses import dataclass, field
 from typing import Any, Sequence
@@ -23,7 +22,7 @@ from scipy.optimize import minimize
 
 from . import _gplvm_objectives as obj
 from ._torch_utils import derive_seed
-from ._validation import FitData
+from ._validation import FitData, check_choice, check_number
 from .base import CrossModalEstimator, check_finite_loss
 
 __all__ = ["HarmonizedGPLVM"]
@@ -401,31 +400,21 @@ class HarmonizedGPLVM(CrossModalEstimator):
 
     # ------------------------------------------------------------ validation
     def _check_params(self, n_samples: int, n_modalities: int) -> None:
-        if self.model not in _MODELS:
-            raise ValueError(f"model must be one of {_MODELS}, got {self.model!r}.")
-        if self.prior not in _PRIORS:
-            raise ValueError(f"prior must be one of {_PRIORS}, got {self.prior!r}.")
-        for name in ("mu", "lam"):
-            v = getattr(self, name)
-            if not isinstance(v, numbers.Real) or not np.isfinite(v) or v < 0:
-                raise ValueError(f"{name} must be a finite number >= 0, got {v!r}.")
-        if not isinstance(self.gamma_x, numbers.Real) or not self.gamma_x > 0:
-            raise ValueError(f"gamma_x must be > 0, got {self.gamma_x!r}.")
-        for name, low in (("n_components", 1), ("max_iter", 1), ("max_iter_transform", 0)):
-            v = getattr(self, name)
-            if not isinstance(v, numbers.Integral) or isinstance(v, bool) or v < low:
-                raise ValueError(f"{name} must be an integer >= {low}, got {v!r}.")
+        check_choice(self, "model", _MODELS)
+        check_choice(self, "prior", _PRIORS)
+        check_number(self, "mu", low=0.0)
+        check_number(self, "lam", low=0.0)
+        check_number(self, "gamma_x", low=0.0, low_open=True)
+        check_number(self, "n_components", integer=True, low=1)
+        check_number(self, "max_iter", integer=True, low=1)
+        check_number(self, "max_iter_transform", integer=True, low=0)
         if self.n_components >= n_samples:
             raise ValueError(
                 f"n_components={self.n_components} must be smaller than the number of "
                 f"samples ({n_samples})."
             )
-        if self.n_active is not None and (
-            not isinstance(self.n_active, numbers.Integral) or self.n_active < 2
-        ):
-            raise ValueError(f"n_active must be None or an integer >= 2, got {self.n_active!r}.")
-        if self.init not in ("cca", "pca"):
-            raise ValueError(f"init must be 'cca' or 'pca', got {self.init!r}.")
+        check_number(self, "n_active", integer=True, low=2, allow_none=True)
+        check_choice(self, "init", ("cca", "pca"))
         if self.gamma is not None:
             g = np.atleast_1d(np.asarray(self.gamma, dtype=float))
             if g.ndim != 1 or len(g) not in (1, n_modalities) or not np.all(g > 0):

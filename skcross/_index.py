@@ -20,7 +20,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
 from ._torch_utils import resolve_device
-from ._validation import resolve_modality
+from ._validation import check_choice, check_number, resolve_modality
 from ._version import __version__
 from .base import check_saved_version
 from .exceptions import IncompatibleVersionError
@@ -145,16 +145,10 @@ class CrossModalIndex:
 
     # ------------------------------------------------------------ parameters
     def _check_params(self) -> None:
-        if self.backend not in _BACKENDS:
-            raise ValueError(f"backend must be one of {_BACKENDS}, got {self.backend!r}.")
+        check_choice(self, "backend", _BACKENDS)
         if self.backend == "faiss":
             _import_faiss()
-        if (
-            isinstance(self.batch_size, bool)
-            or not isinstance(self.batch_size, (int, np.integer))
-            or self.batch_size < 1
-        ):
-            raise ValueError(f"batch_size must be a positive integer, got {self.batch_size!r}.")
+        check_number(self, "batch_size", integer=True, low=1)
         metric = self._metric()
         if metric not in _METRICS:
             raise ValueError(f"metric must be one of {_METRICS}, got {metric!r}.")

@@ -32,7 +32,7 @@ import torch.nn.functional as F
 from sklearn.utils.validation import check_is_fitted
 
 from ._torch_utils import as_tensor, derive_seed, to_numpy
-from ._validation import FitData, resolve_modality
+from ._validation import FitData, check_choice, check_number, resolve_modality
 from .base import CrossModalEstimator, check_finite_loss
 
 __all__ = ["MinVIRBM"]
@@ -346,25 +346,14 @@ class MinVIRBM(CrossModalEstimator):
 
     # ------------------------------------------------------------ validation
     def _check_params(self) -> None:
-        def positive_int(name: str) -> None:
-            value = getattr(self, name)
-            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}.")
-
         for name in ("n_components", "n_mean_field", "n_gibbs", "batch_size", "max_epochs"):
-            positive_int(name)
-        if self.objective not in ("minvi", "ml"):
-            raise ValueError(f"objective must be 'minvi' or 'ml', got {self.objective!r}.")
-        if self.method not in ("mp", "cd_percloss"):
-            raise ValueError(f"method must be 'mp' or 'cd_percloss', got {self.method!r}.")
-        if self.optimizer not in ("adam", "sgd"):
-            raise ValueError(f"optimizer must be 'adam' or 'sgd', got {self.optimizer!r}.")
-        for name in ("learning_rate",):
-            if not np.isfinite(getattr(self, name)) or getattr(self, name) <= 0:
-                raise ValueError(f"{name} must be positive, got {getattr(self, name)!r}.")
+            check_number(self, name, integer=True, low=1)
+        check_choice(self, "objective", ("minvi", "ml"))
+        check_choice(self, "method", ("mp", "cd_percloss"))
+        check_choice(self, "optimizer", ("adam", "sgd"))
+        check_number(self, "learning_rate", low=0.0, low_open=True)
         for name in ("momentum", "weight_decay"):
-            if not np.isfinite(getattr(self, name)) or getattr(self, name) < 0:
-                raise ValueError(f"{name} must be non-negative, got {getattr(self, name)!r}.")
+            check_number(self, name, low=0.0)
 
     def _per_modality(self, spec: Any, name: str, default: Any) -> list:
         """Expand a per-modality parameter given as a value, list or dict."""

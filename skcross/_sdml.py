@@ -20,7 +20,6 @@ output, callbacks and CUDA-to-CPU unpickling come from skorch.
 
 from __future__ import annotations
 
-import numbers
 from typing import Any, Sequence
 
 import numpy as np
@@ -35,7 +34,7 @@ from torch.utils.data import Subset
 
 from ._skorch import KeepBestEpoch, batched_apply, default_callbacks
 from ._torch_utils import derive_seed, torch_seed
-from ._validation import check_labels, check_modality_array, holdout_split
+from ._validation import check_labels, check_layer_sizes, check_modality_array, check_number, holdout_split
 from .base import CrossModalEstimator
 
 __all__ = ["SDML", "SDMLNet", "SDMLLoss", "SupervisedAutoEncoder"]
@@ -377,46 +376,24 @@ class SDML(CrossModalEstimator):
     def _check_params(self) -> dict:
         """Validate the hyper-parameters; return what a worker needs to train."""
 
-        def positive_int(name: str) -> int:
-            value = getattr(self, name)
-            if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}.")
-            return int(value)
-
-        positive_int("n_components")
-        try:
-            hidden = tuple(int(h) for h in self.hidden_layer_sizes)
-        except TypeError as exc:
-            raise ValueError(
-                "hidden_layer_sizes must be a tuple of positive integers, got "
-                f"{self.hidden_layer_sizes!r}."
-            ) from exc
-        if any(h < 1 for h in hidden):
-            raise ValueError(f"hidden_layer_sizes must be positive, got {self.hidden_layer_sizes!r}.")
-        if not (isinstance(self.lam, numbers.Real) and 0.0 <= self.lam <= 1.0):
-            raise ValueError(f"lam must be a number in [0, 1], got {self.lam!r}.")
-        if not (isinstance(self.lr, numbers.Real) and self.lr > 0):
-            raise ValueError(f"lr must be a positive number, got {self.lr!r}.")
+        check_number(self, "n_components", integer=True, low=1)
+        hidden = check_layer_sizes(self, "hidden_layer_sizes")
+        check_number(self, "lam", low=0.0, high=1.0)
+        check_number(self, "lr", low=0.0, low_open=True)
         try:
             betas = tuple(float(b) for b in self.betas)
         except (TypeError, ValueError):
             betas = ()
         if len(betas) != 2 or not all(0.0 <= b < 1.0 for b in betas):
-            raise ValueError(f"betas must be two numbers in [0, 1), got {self.betas!r}.")
-        if not (
-            isinstance(self.validation_fraction, numbers.Real)
-            and 0.0 <= self.validation_fraction < 1.0
-        ):
-            raise ValueError(
-                f"validation_fraction must be in [0, 1), got {self.validation_fraction!r}."
-            )
+            raise ValueError(f"SDML: betas must be two numbers in [0, 1), got {self.betas!r}.")
+        check_number(self, "validation_fraction", low=0.0, high=1.0, high_open=True)
         return {
             "hidden_layer_sizes": hidden,
             "lam": float(self.lam),
             "lr": float(self.lr),
             "betas": betas,
-            "batch_size": positive_int("batch_size"),
-            "max_epochs": positive_int("max_epochs"),
+            "batch_size": check_number(self, "batch_size", integer=True, low=1),
+            "max_epochs": check_number(self, "max_epochs", integer=True, low=1),
             "validation_fraction": float(self.validation_fraction),
             "device": str(self._device()),
             "verbose": int(self.verbose),

@@ -30,7 +30,7 @@ from torch.nn import functional as F
 
 from ._skorch import KeepBestEpoch, batched_apply, default_callbacks, release_to_cpu
 from ._torch_utils import derive_seed, torch_seed
-from ._validation import FitData, holdout_split, resolve_modality
+from ._validation import FitData, check_layer_sizes, check_number, holdout_split, resolve_modality
 from .base import CrossModalEstimator
 
 __all__ = ["CrossModalVAE", "gaussian_kl"]
@@ -454,28 +454,14 @@ class CrossModalVAE(CrossModalEstimator):
     # ----------------------------------------------------------- validation
     def _check_params(self) -> None:
         for name in ("n_components", "batch_size", "max_epochs"):
-            value = getattr(self, name)
-            if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}.")
-        for name in ("hidden_layer_sizes", "translation_hidden_sizes"):
-            sizes = getattr(self, name)
-            if not isinstance(sizes, (tuple, list)) or not all(
-                isinstance(h, (int, np.integer)) and h >= 1 for h in sizes
-            ):
-                raise ValueError(f"{name} must be a tuple of positive integers, got {sizes!r}.")
-        if not self.hidden_layer_sizes:
-            raise ValueError("hidden_layer_sizes needs at least one layer.")
-        for name in ("beta", "alpha", "lr"):
-            value = getattr(self, name)
-            if not np.isscalar(value) or not np.isfinite(value) or value < 0:
-                raise ValueError(f"{name} must be a non-negative number, got {value!r}.")
-        if self.lr <= 0:
-            raise ValueError(f"lr must be positive, got {self.lr!r}.")
-        if not isinstance(self.kl_warmup, (int, np.integer)) or self.kl_warmup < 0:
-            raise ValueError(f"kl_warmup must be a non-negative integer, got {self.kl_warmup!r}.")
-        vf = self.validation_fraction
-        if vf is not None and not (np.isscalar(vf) and 0 <= vf < 1):
-            raise ValueError(f"validation_fraction must be in [0, 1) or None, got {vf!r}.")
+            check_number(self, name, integer=True, low=1)
+        check_layer_sizes(self, "hidden_layer_sizes")
+        check_layer_sizes(self, "translation_hidden_sizes", allow_empty=True)
+        for name in ("beta", "alpha"):
+            check_number(self, name, low=0.0)
+        check_number(self, "lr", low=0.0, low_open=True)
+        check_number(self, "kl_warmup", integer=True, low=0)
+        check_number(self, "validation_fraction", low=0.0, high=1.0, high_open=True, allow_none=True)
 
     def _resolve_likelihoods(self, data: FitData) -> list[str]:
         spec = self.likelihood

@@ -6,6 +6,7 @@ modalities knows which array to look at.
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +22,9 @@ __all__ = [
     "check_modality_array",
     "check_labels",
     "validate_fit_data",
+    "check_number",
+    "check_choice",
+    "check_layer_sizes",
 ]
 
 
@@ -386,3 +390,68 @@ def holdout_split(Y: Any, fraction: float, seed: int) -> tuple[np.ndarray, np.nd
         # A class with one sample, or fewer validation rows than classes.
         train, valid = train_test_split(rows, test_size=n_valid, random_state=seed)
     return np.sort(train), np.sort(valid)
+
+
+# ------------------------------------------------------------ hyper-parameters
+def _interval(low, high, low_open: bool, high_open: bool) -> str:
+    if low is not None and high is not None:
+        return f"in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+    if low is not None:
+        return f"{'>' if low_open else '>='} {low:g}"
+    if high is not None:
+        return f"{'<' if high_open else '<='} {high:g}"
+    return ""
+
+
+def check_number(
+    estimator: Any,
+    name: str,
+    *,
+    integer: bool = False,
+    low: float | None = None,
+    high: float | None = None,
+    low_open: bool = False,
+    high_open: bool = False,
+    allow_none: bool = False,
+) -> int | float | None:
+    """Validate the numeric hyper-parameter ``name`` of ``estimator``; return it as int or float.
+
+    ``integer`` accepts Python and numpy integers (not bools); otherwise any
+    finite real number. ``low``/``high`` bound it (open with ``low_open`` /
+    ``high_open``). The ValueError names the parameter, the accepted values and
+    the value given.
+    """
+    value = getattr(estimator, name)
+    if value is None and allow_none:
+        return None
+    kind = "an integer" if integer else "a number"
+    bounds = _interval(low, high, low_open, high_open)
+    wanted = f"{kind} {bounds}".strip() + (" or None" if allow_none else "")
+    ok_type = not isinstance(value, bool) and isinstance(value, numbers.Integral if integer else numbers.Real)
+    if ok_type and not integer:
+        ok_type = bool(np.isfinite(value))
+    if not ok_type or (low is not None and (value <= low if low_open else value < low)) or (
+        high is not None and (value >= high if high_open else value > high)
+    ):
+        raise ValueError(f"{type(estimator).__name__}: {name} must be {wanted}, got {value!r}.")
+    return int(value) if integer else float(value)
+
+
+def check_choice(estimator: Any, name: str, choices: Sequence[Any]) -> Any:
+    """Validate that the hyper-parameter ``name`` is one of ``choices``; return it."""
+    value = getattr(estimator, name)
+    if not any(value is c or (isinstance(value, str) and value == c) for c in choices):
+        raise ValueError(f"{type(estimator).__name__}: {name} must be one of {list(choices)}, got {value!r}.")
+    return value
+
+
+def check_layer_sizes(estimator: Any, name: str, allow_empty: bool = False) -> tuple[int, ...]:
+    """Validate a tuple/list of positive layer widths; return it as a tuple of ints."""
+    sizes = getattr(estimator, name)
+    valid = isinstance(sizes, (tuple, list)) and all(
+        isinstance(h, numbers.Integral) and not isinstance(h, bool) and h >= 1 for h in sizes
+    )
+    if not valid or (not allow_empty and len(sizes) == 0):
+        need = "a tuple of positive integers" + ("" if allow_empty else " (at least one layer)")
+        raise ValueError(f"{type(estimator).__name__}: {name} must be {need}, got {sizes!r}.")
+    return tuple(int(h) for h in sizes)

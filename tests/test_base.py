@@ -210,3 +210,52 @@ def test_progress_only_when_verbose(capsys):
     model.verbose = 1
     list(model._progress(range(3), total=3, desc="training"))
     assert "training" in capsys.readouterr().err
+
+
+class _Params:
+    """A stand-in estimator for the shared hyper-parameter checks."""
+
+    def __init__(self, **kw):
+        self.__dict__.update(kw)
+
+
+@pytest.mark.parametrize(
+    "kwargs, value, message",
+    [
+        (dict(integer=True, low=1), 0, r"_Params: p must be an integer >= 1, got 0\."),
+        (dict(integer=True, low=1), True, r"an integer >= 1, got True"),
+        (dict(integer=True, low=1), 2.0, r"an integer >= 1, got 2\.0"),
+        (dict(low=0.0, low_open=True), 0.0, r"a number > 0, got 0\.0"),
+        (dict(low=0.0, high=1.0, high_open=True), 1.0, r"a number in \[0, 1\), got 1\.0"),
+        (dict(low=0.0), float("nan"), r"a number >= 0, got nan"),
+        (dict(low=0.0), "0.5", r"a number >= 0, got '0\.5'"),
+        (dict(low=0.0), None, r"a number >= 0, got None"),
+    ],
+)
+def test_check_number_rejects(kwargs, value, message):
+    from skcross._validation import check_number
+
+    with pytest.raises(ValueError, match=message):
+        check_number(_Params(p=value), "p", **kwargs)
+
+
+def test_check_number_accepts_and_converts():
+    from skcross._validation import check_number
+
+    assert check_number(_Params(p=np.int64(3)), "p", integer=True, low=1) == 3
+    assert type(check_number(_Params(p=np.int64(3)), "p", integer=True)) is int
+    assert check_number(_Params(p=1), "p", low=0.0, high=1.0) == 1.0
+    assert check_number(_Params(p=None), "p", low=0.0, allow_none=True) is None
+
+
+def test_check_choice_and_layer_sizes():
+    from skcross._validation import check_choice, check_layer_sizes
+
+    assert check_choice(_Params(p=None), "p", ("a", None)) is None
+    with pytest.raises(ValueError, match=r"p must be one of \['a', 'b'\], got 'c'"):
+        check_choice(_Params(p="c"), "p", ("a", "b"))
+    assert check_layer_sizes(_Params(p=[4, np.int32(2)]), "p") == (4, 2)
+    assert check_layer_sizes(_Params(p=()), "p", allow_empty=True) == ()
+    for bad in [(), (4, 0), (4.0,), "64", 64]:
+        with pytest.raises(ValueError, match="p must be a tuple of positive integers"):
+            check_layer_sizes(_Params(p=bad), "p")

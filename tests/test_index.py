@@ -278,7 +278,7 @@ def test_bad_database_input(fitted, X, exc, match):
     "kwargs, match",
     [
         ({"backend": "annoy"}, r"backend must be one of"),
-        ({"batch_size": 0}, r"batch_size must be a positive integer"),
+        ({"batch_size": 0}, r"batch_size must be an integer >= 1"),
         ({"metric": "manhattan"}, r"metric must be one of"),
     ],
 )
