@@ -24,6 +24,7 @@ import csv
 import datetime
 import hashlib
 import pickle
+import shlex
 import sys
 import time
 import warnings
@@ -607,6 +608,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="reuse rows stored in OUT/_cache by an earlier run with the same data set, method, "
                         "budget, parameters, grid, CV, seed and skcross version (a long full run can be "
                         "assembled over several sittings); every row keeps its own times and date")
+    p.add_argument("--note", default="", help="a sentence about the run (machine load, threads) for RESULTS.md")
     p.add_argument("--refresh", default="",
                    help="comma list of methods to recompute even with --reuse (after changing their code)")
     return p
@@ -680,13 +682,20 @@ def run(argv: Sequence[str] | None = None) -> tuple[list[Result], list[str]]:
     table = markdown_table(results)
     write_csv(results, out / "results.csv")
     write_pairs_csv(results, out / "results_pairs.csv")
-    command = "python -m skcross.benchmarks " + " ".join(sys.argv[1:] if argv is None else argv)
+    shown_args = list(sys.argv[1:] if argv is None else argv)
+    if "--note" in shown_args[:-1]:  # the note is printed on its own line below
+        shown_args[shown_args.index("--note") + 1] = "..."
+    command = "python -m skcross.benchmarks " + shlex.join(shown_args)
     protocol = (f"{args.cv}-fold stratified CV" if args.cv and args.cv > 1
                 else "one stratified 80/20 hold-out of the training split")
     md = [
         "# skcross benchmark results\n\n",
-        f"Command: `{command.strip()}` ({budget} settings; {total:.0f} s wall clock, {cpu:.0f} s CPU; "
-        f"skcross {skcross.__version__}).\n\n",
+        f"Command: `{command.strip()}` ({budget} settings; {total:.0f} s wall clock, {cpu:.0f} s CPU"
+        + (f" in this sitting, {len(reused)} of {len(results)} rows reused from earlier sittings (listed at the "
+           f"end); the rows' own search + transform times add up to "
+           f"{sum(r.search_time + r.transform_time for r in results):.0f} s" if reused else "")
+        + f"; skcross {skcross.__version__}).\n\n",
+        *([f"{args.note.strip()}\n\n"] if args.note.strip() else []),
         "Every method: each modality standardised (`PerModality(StandardScaler())`); hyper-parameters chosen by "
         f"`GridSearchCV(scoring=make_map_scorer(mean=True))` on the training split only ({protocol}); refitted on "
         "the whole training split and scored once on the test split. mAP over the full ranking, relevant = same "
