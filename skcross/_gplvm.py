@@ -263,6 +263,14 @@ class HarmonizedGPLVM(CrossModalEstimator):
         Width gamma_c of each modality's similarity S^c (similarity models),
         on the standardised features; None picks the median heuristic
         (gamma_c = median squared pairwise distance).
+    similarity_to : {"all", "active"}, default="all"
+        Similarity models: each sample is observed through its similarity to
+        every training sample (Eq. 5: an N x N matrix S^c, reduced to a
+        low-rank factor once, O(N^3) preparation, O(N M r) per iteration), or
+        to the ``n_active`` active samples only (N x M: O(N M^2) in preparation,
+        training and inference, the cost the paper states in section 5.4, for
+        data sets where an N x N matrix does not fit). With the exact model
+        (``n_active=None``) both are the same.
     init : {"cca", "pca"}, default="cca"
         Latent initialisation: CCA of the z-scored modalities (the paper) or
         PCA of their concatenation.
@@ -289,6 +297,9 @@ class HarmonizedGPLVM(CrossModalEstimator):
         Training samples whose latent points are the active (inducing) points.
     gamma_ : list of float or None
         The similarity widths gamma_c used (similarity models).
+    similarity_columns_ : ndarray or None
+        The training samples a sample's similarities are taken to
+        (``similarity_to="active"``); None: all of them.
     objective_ : float
         Final value of the training objective.
     objective_terms_ : dict
@@ -376,6 +387,7 @@ class HarmonizedGPLVM(CrossModalEstimator):
         n_active: int | None = 100,
         gamma_x: float = 1.0,
         gamma: float | Sequence[float] | None = None,
+        similarity_to: str = "all",
         init: str = "cca",
         max_iter: int = 200,
         max_iter_transform: int = 100,
@@ -391,6 +403,7 @@ class HarmonizedGPLVM(CrossModalEstimator):
         self.n_active = n_active
         self.gamma_x = gamma_x
         self.gamma = gamma
+        self.similarity_to = similarity_to
         self.init = init
         self.max_iter = max_iter
         self.max_iter_transform = max_iter_transform
@@ -415,6 +428,7 @@ class HarmonizedGPLVM(CrossModalEstimator):
             )
         check_number(self, "n_active", integer=True, low=2, allow_none=True)
         check_choice(self, "init", ("cca", "pca"))
+        check_choice(self, "similarity_to", ("all", "active"))
         if self.gamma is not None:
             g = np.atleast_1d(np.asarray(self.gamma, dtype=float))
             if g.ndim != 1 or len(g) not in (1, n_modalities) or not np.all(g > 0):
@@ -451,12 +465,8 @@ class HarmonizedGPLVM(CrossModalEstimator):
             self.train_features_.append((A - mean) / scale)
 
         self.gamma_ = None
-        self.observations_, self.n_observed_ = [], []
-        if self.model == "gplvm":
-            self.observations_ = [F.copy() for F in self.train_features_]
-            self.n_observed_ = [F.shape[1] for F in self.train_features_]
-        else:
-            self._prepare_similarities(rng)
+        if self.model != "gplvm":
+            self.gamma_ = self._similarity_widths(rng)
 
         init = _cca_init if self.init == "cca" else _pca_init
         X0 = init(self.train_features_, q, rng)
@@ -466,6 +476,16 @@ class HarmonizedGPLVM(CrossModalEstimator):
         else:
             active = np.sort(rng.choice(n, self.n_active, replace=False))
         self.active_indices_ = active
+
+        self.observations_, self.n_observed_ = [], []
+        self.similarity_columns_ = None
+        if self.model == "gplvm":
+            self.observations_ = [F.copy() for F in self.train_features_]
+            self.n_observed_ = [F.shape[1] for F in self.train_features_]
+        else:
+            if self.similarity_to == "active" and active is not None:
+                self.similarity_columns_ = active
+            self._prepare_similarities()
 
         # Kernel init: unit signal variance (observations are unit-scaled), a
         # lengthscale matched to the spread of the z-scored latent points.
@@ -504,33 +524,49 @@ class HarmonizedGPLVM(CrossModalEstimator):
         self.objective_terms_ = info["terms"]
         self.n_iter_ = info["n_iter"]
 
-    def _prepare_similarities(self, rng: np.random.RandomState) -> None:
-        """S^c of Eq. 5 on the standardised features, reduced to Z_c Z_c^T ~ S^c S^c^T."""
-        C = len(self.train_features_)
+    def _similarity_widths(self, rng: np.random.RandomState) -> list[float]:
+        """gamma_c of Eq. 5 per modality: given, or the median heuristic."""
         if self.gamma is None:
-            gammas = [_median_sq_dist(F, rng) for F in self.train_features_]
-        else:
-            g = np.atleast_1d(np.asarray(self.gamma, dtype=float))
-            gammas = [float(g[0] if len(g) == 1 else g[c]) for c in range(C)]
-        self.gamma_ = gammas
+            return [_median_sq_dist(F, rng) for F in self.train_features_]
+        g = np.atleast_1d(np.asarray(self.gamma, dtype=float))
+        return [float(g[0] if len(g) == 1 else g[c]) for c in range(len(self.train_features_))]
+
+    def _similarities(self, index: int, F: np.ndarray) -> np.ndarray:
+        """Similarity of standardised samples of modality ``index`` to the training
+        samples it is observed through (all of them, or the active ones)."""
+        ref = self.train_features_[index]
+        if self.similarity_columns_ is not None:
+            ref = ref[self.similarity_columns_]
+        return np.exp(-_sq_dist_np(F, ref) / (2.0 * self.gamma_[index]))
+
+    def _prepare_similarities(self) -> None:
+        """The observations of the similarity models: S^c of Eq. 5 on the
+        standardised features, centred and scaled; with every training sample as
+        a column, reduced to a factor Z_c with Z_c Z_c^T ~ S^c S^c^T."""
         self.similarity_mean_, self.similarity_scale_, self.similarity_basis_ = [], [], []
-        for F, g in zip(self.train_features_, gammas):
-            S = np.exp(-_sq_dist_np(F, F) / (2.0 * g))
+        for c, F in enumerate(self.train_features_):
+            S = self._similarities(c, F)
             m = S.mean(0)
             S -= m
             scale = float(np.sqrt((S * S).mean()))
             scale = scale if scale > 0 else 1.0
             S /= scale
-            w, V = np.linalg.eigh(S.T @ S)
-            w, V = w[::-1], V[:, ::-1]
-            energy = np.cumsum(np.clip(w, 0, None))
-            r = int(np.searchsorted(energy, _SIMILARITY_ENERGY * energy[-1]) + 1)
-            V = np.ascontiguousarray(V[:, :r])
+            if self.similarity_columns_ is not None:
+                # N x M already: nothing to reduce
+                V = None
+                Z = S
+            else:
+                w, V = np.linalg.eigh(S.T @ S)
+                w, V = w[::-1], V[:, ::-1]
+                energy = np.cumsum(np.clip(w, 0, None))
+                r = int(np.searchsorted(energy, _SIMILARITY_ENERGY * energy[-1]) + 1)
+                V = np.ascontiguousarray(V[:, :r])
+                Z = S @ V
             self.similarity_mean_.append(m)
             self.similarity_scale_.append(scale)
             self.similarity_basis_.append(V)
-            self.observations_.append(S @ V)
-            self.n_observed_.append(len(F))
+            self.observations_.append(Z)
+            self.n_observed_.append(S.shape[1])
 
     def _optimize(self, X0: np.ndarray, theta0: np.ndarray, prob: _Problem, device):
         n, q = X0.shape
@@ -601,9 +637,11 @@ class HarmonizedGPLVM(CrossModalEstimator):
         F = (X - self.feature_mean_[index]) / self.feature_scale_[index]
         if self.model == "gplvm":
             return F, F, np.zeros(len(F))
-        S = np.exp(-_sq_dist_np(F, self.train_features_[index]) / (2.0 * self.gamma_[index]))
-        S = (S - self.similarity_mean_[index]) / self.similarity_scale_[index]
-        Z = S @ self.similarity_basis_[index]
+        S = (self._similarities(index, F) - self.similarity_mean_[index]) / self.similarity_scale_[index]
+        basis = self.similarity_basis_[index]
+        if basis is None:
+            return F, S, np.zeros(len(F))
+        Z = S @ basis
         # a new sample's similarities need not lie in the span kept for training:
         # its out-of-span part is observed too (the GP predicts ~0 there)
         resid = np.clip((S * S).sum(1) - (Z * Z).sum(1), 0.0, None)

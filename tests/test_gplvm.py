@@ -278,3 +278,32 @@ def test_non_finite_objective_stops_training(small, monkeypatch):
     monkeypatch.setattr(_gplvm, "_objective", lambda X, th, prob: (X * float("nan")).sum())
     with pytest.raises(TrainingDivergedError, match="epoch 0"):
         HarmonizedGPLVM(n_components=2, n_active=10, max_iter=5).fit(X)
+
+
+@pytest.mark.parametrize("model_name", ["simgp", "rsimgp"])
+def test_similarity_to_active_is_n_by_m(small, model_name):
+    X, y = small
+    common = dict(model=model_name, prior="trace", mu=0.1, n_components=3, n_active=15,
+                  max_iter=30, max_iter_transform=30, random_state=0)
+    model = HarmonizedGPLVM(similarity_to="active", **common).fit(X, y)
+    np.testing.assert_array_equal(model.similarity_columns_, model.active_indices_)
+    assert all(o.shape == (60, 15) for o in model.observations_)
+    assert model.n_observed_ == [15, 15]
+    Z = model.transform(0, X.modality(0)[:7])
+    assert Z.shape == (7, 3) and np.isfinite(Z).all()
+    assert model.score(X, y) > 0.45  # chance is ~0.35 with three classes
+    full = HarmonizedGPLVM(**common).fit(X, y)
+    assert full.similarity_columns_ is None and full.observations_[0].shape[0] == 60
+    assert not np.allclose(full.latent_, model.latent_)
+
+
+def test_similarity_to_active_without_sparsity_is_the_full_model(small):
+    X, y = small
+    common = dict(model="simgp", prior="fro", mu=0.01, n_components=2, n_active=None,
+                  max_iter=15, max_iter_transform=10, random_state=0)
+    a = HarmonizedGPLVM(similarity_to="active", **common).fit(X)
+    b = HarmonizedGPLVM(similarity_to="all", **common).fit(X)
+    assert a.similarity_columns_ is None
+    np.testing.assert_array_equal(a.latent_, b.latent_)
+    with pytest.raises(ValueError, match="similarity_to must be one of"):
+        HarmonizedGPLVM(similarity_to="some", **common).fit(X)
