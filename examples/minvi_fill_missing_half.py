@@ -18,19 +18,13 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from sklearn.model_selection import train_test_split  # noqa: E402
 
 import skcross  # noqa: E402
-from skcross.datasets import load_digit_halves  # noqa: E402
+from skcross.datasets import load_digit_halves, plot_digit_halves  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "_out"
-
-
-def image(left: np.ndarray, right: np.ndarray) -> np.ndarray:
-    """Reassemble 8x8 digits from their 8x4 halves."""
-    return np.concatenate([left.reshape(-1, 8, 4), right.reshape(-1, 8, 4)], axis=2)
 
 
 def main() -> None:
@@ -57,22 +51,12 @@ def main() -> None:
 
     n = 10
     show = [np.flatnonzero(y_test == d)[0] for d in range(n)]  # one test digit per class
-    rows = [
-        ("true digit", image(left[show], right[show])),
-        ("left half only", image(left[show], np.full_like(right[show], 0.5))),
-        ("right half filled in", image(left[show], filled[show])),
-    ]
-    fig, axes = plt.subplots(len(rows), n, figsize=(n * 0.9, len(rows) * 1.1))
-    for r, (title, imgs) in enumerate(rows):
-        for c in range(n):
-            ax = axes[r, c]
-            ax.imshow(imgs[c], cmap="gray_r", vmin=0, vmax=1)
-            ax.axvline(3.5, color="tab:red", lw=0.8)
-            ax.set_xticks([])
-            ax.set_yticks([])
-        axes[r, 0].set_ylabel(title, fontsize=7, rotation=0, ha="right", va="center")
-    fig.suptitle("MinVIRBM: the right half predicted from the left half", fontsize=9)
-    fig.tight_layout()
+    rows = {
+        "true digit": (left[show], right[show]),
+        "left half only": (left[show], np.full_like(right[show], 0.5)),
+        "right half filled in": (left[show], filled[show]),
+    }
+    fig = plot_digit_halves(rows, "MinVIRBM: the right half predicted from the left half")
     OUT.mkdir(exist_ok=True)
     fig.savefig(OUT / "minvi_fill_missing_half.png", dpi=120)
     print(f"saved {OUT / 'minvi_fill_missing_half.png'}")

@@ -17,13 +17,12 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from sklearn.linear_model import RidgeCV  # noqa: E402
 from sklearn.model_selection import train_test_split  # noqa: E402
 
 import skcross  # noqa: E402
-from skcross.datasets import load_digit_halves  # noqa: E402
+from skcross.datasets import load_digit_halves, plot_digit_halves  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "_out"
 
@@ -57,18 +56,8 @@ def main() -> None:
 
     n = 10
     show = [np.flatnonzero(y_test == d)[0] for d in range(n)]
-    fig, axes = plt.subplots(2, n, figsize=(n * 0.9, 2.4))
-    for c, i in enumerate(show):
-        for r, half in enumerate((right[i], generated[i])):
-            axes[r, c].imshow(np.concatenate([left[i].reshape(8, 4), half.reshape(8, 4)], axis=1),
-                              cmap="gray_r", vmin=0, vmax=1)
-            axes[r, c].axvline(3.5, color="tab:red", lw=0.8)
-            axes[r, c].set_xticks([])
-            axes[r, c].set_yticks([])
-    axes[0, 0].set_ylabel("true", fontsize=7)
-    axes[1, 0].set_ylabel("generated", fontsize=7)
-    fig.suptitle("CrossModalVAE: right half generated from the left half", fontsize=9)
-    fig.tight_layout()
+    rows = {"true": (left[show], right[show]), "generated": (left[show], generated[show])}
+    fig = plot_digit_halves(rows, "CrossModalVAE: right half generated from the left half")
     OUT.mkdir(exist_ok=True)
     fig.savefig(OUT / "vae_generate.png", dpi=120)
     print(f"saved {OUT / 'vae_generate.png'}")

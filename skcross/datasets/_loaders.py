@@ -218,3 +218,60 @@ def make_multimodal_classification(
         W = rng.randn(n_latent, int(d)) / np.sqrt(n_latent)
         arrays.append(np.tanh(Z @ W) + noise * rng.randn(n_samples, int(d)))
     return MultiModal(arrays), y
+
+
+def join_digit_halves(left: Any, right: Any) -> np.ndarray:
+    """Reassemble 8x8 digit images from the halves of :func:`load_digit_halves`.
+
+    Parameters
+    ----------
+    left, right : array-like of shape (n_samples, 32)
+        Left and right 8x4 halves (true, predicted or generated).
+
+    Returns
+    -------
+    ndarray of shape (n_samples, 8, 8)
+
+    Examples
+    --------
+    >>> from skcross.datasets import join_digit_halves, load_digit_halves
+    >>> X, _ = load_digit_halves()
+    >>> join_digit_halves(X.modality("left")[:5], X.modality("right")[:5]).shape
+    (5, 8, 8)
+    """
+    left, right = np.asarray(left), np.asarray(right)
+    return np.concatenate([left.reshape(-1, 8, 4), right.reshape(-1, 8, 4)], axis=2)
+
+
+def plot_digit_halves(rows: dict, title: str = ""):
+    """One matplotlib figure: a row of reassembled digits per entry of ``rows``.
+
+    Parameters
+    ----------
+    rows : dict of str -> (left, right)
+        Row label -> the two halves of the digits to show in that row (the same
+        number of digits in every row).
+    title : str, default=""
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The halves' border is marked by a red line.
+    """
+    import matplotlib.pyplot as plt
+
+    images = {label: join_digit_halves(*halves) for label, halves in rows.items()}
+    n = len(next(iter(images.values())))
+    fig, axes = plt.subplots(len(images), n, figsize=(n * 0.9, len(images) * 1.1), squeeze=False)
+    for r, (label, imgs) in enumerate(images.items()):
+        for c in range(n):
+            ax = axes[r, c]
+            ax.imshow(imgs[c], cmap="gray_r", vmin=0, vmax=1)
+            ax.axvline(3.5, color="tab:red", lw=0.8)
+            ax.set_xticks([])
+            ax.set_yticks([])
+        axes[r, 0].set_ylabel(label, fontsize=7, rotation=0, ha="right", va="center")
+    if title:
+        fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return fig
