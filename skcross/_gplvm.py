@@ -271,6 +271,14 @@ class HarmonizedGPLVM(CrossModalEstimator):
         training and inference, the cost the paper states in section 5.4, for
         data sets where an N x N matrix does not fit). With the exact model
         (``n_active=None``) both are the same.
+    neighbour_fraction : float in (0, 1] or None, default=None
+        Similarity models: sparsify S^c as the authors' code does. A training
+        pair keeps its similarity only if it is among the ``neighbour_fraction``
+        most similar training pairs of at least one modality (the union of the
+        modalities' neighbourhoods; the code keeps the top 15%, 0.15); other
+        entries are set to 0. A new sample of modality c keeps its similarities
+        above modality c's threshold (it has no other modality to consult).
+        None: the dense S^c of Eq. 5, as the paper writes it.
     init : {"cca", "pca"}, default="cca"
         Latent initialisation: CCA of the z-scored modalities (the paper) or
         PCA of their concatenation.
@@ -300,6 +308,9 @@ class HarmonizedGPLVM(CrossModalEstimator):
     similarity_columns_ : ndarray or None
         The training samples a sample's similarities are taken to
         (``similarity_to="active"``); None: all of them.
+    neighbour_thresholds_ : list of float or None
+        Per modality, the similarity above which a pair counts as neighbours
+        (``neighbour_fraction``); None when S^c is dense.
     objective_ : float
         Final value of the training objective.
     objective_terms_ : dict
@@ -388,6 +399,7 @@ class HarmonizedGPLVM(CrossModalEstimator):
         gamma_x: float = 1.0,
         gamma: float | Sequence[float] | None = None,
         similarity_to: str = "all",
+        neighbour_fraction: float | None = None,
         init: str = "cca",
         max_iter: int = 200,
         max_iter_transform: int = 100,
@@ -404,6 +416,7 @@ class HarmonizedGPLVM(CrossModalEstimator):
         self.gamma_x = gamma_x
         self.gamma = gamma
         self.similarity_to = similarity_to
+        self.neighbour_fraction = neighbour_fraction
         self.init = init
         self.max_iter = max_iter
         self.max_iter_transform = max_iter_transform
@@ -429,6 +442,7 @@ class HarmonizedGPLVM(CrossModalEstimator):
         check_number(self, "n_active", integer=True, low=2, allow_none=True)
         check_choice(self, "init", ("cca", "pca"))
         check_choice(self, "similarity_to", ("all", "active"))
+        check_number(self, "neighbour_fraction", low=0.0, high=1.0, low_open=True, allow_none=True)
         if self.gamma is not None:
             g = np.atleast_1d(np.asarray(self.gamma, dtype=float))
             if g.ndim != 1 or len(g) not in (1, n_modalities) or not np.all(g > 0):
@@ -479,6 +493,7 @@ class HarmonizedGPLVM(CrossModalEstimator):
 
         self.observations_, self.n_observed_ = [], []
         self.similarity_columns_ = None
+        self.neighbour_thresholds_ = None
         if self.model == "gplvm":
             self.observations_ = [F.copy() for F in self.train_features_]
             self.n_observed_ = [F.shape[1] for F in self.train_features_]
@@ -541,11 +556,25 @@ class HarmonizedGPLVM(CrossModalEstimator):
 
     def _prepare_similarities(self) -> None:
         """The observations of the similarity models: S^c of Eq. 5 on the
-        standardised features, centred and scaled; with every training sample as
-        a column, reduced to a factor Z_c with Z_c Z_c^T ~ S^c S^c^T."""
+        standardised features (sparsified to the neighbourhoods with
+        ``neighbour_fraction``), centred and scaled; with every training sample
+        as a column, reduced to a factor Z_c with Z_c Z_c^T ~ S^c S^c^T."""
         self.similarity_mean_, self.similarity_scale_, self.similarity_basis_ = [], [], []
-        for c, F in enumerate(self.train_features_):
-            S = self._similarities(c, F)
+        similarities = [self._similarities(c, F) for c, F in enumerate(self.train_features_)]
+        if self.neighbour_fraction is not None:
+            self.neighbour_thresholds_ = [
+                float(np.quantile(S, 1.0 - self.neighbour_fraction)) for S in similarities
+            ]
+            # training pairs are paired across modalities, so a pair is kept when
+            # any modality calls it a neighbourhood (the authors' union mask)
+            neighbours = np.logical_or.reduce(
+                [S >= t for S, t in zip(similarities, self.neighbour_thresholds_)]
+            )
+            for S in similarities:
+                S *= neighbours
+            del neighbours
+        for c, S in enumerate(similarities):
+            similarities[c] = None  # let each dense matrix go once it is reduced
             m = S.mean(0)
             S -= m
             scale = float(np.sqrt((S * S).mean()))
@@ -631,13 +660,26 @@ class HarmonizedGPLVM(CrossModalEstimator):
         )
 
     # ------------------------------------------------------------ inference
-    def _observe(self, index: int, X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _observe(
+        self, index: int, X: np.ndarray, neighbours: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Standardised features, the observation in the GP's output space, and
-        the squared norm the low-rank similarity factor leaves out (0 for features)."""
+        the squared norm the low-rank similarity factor leaves out (0 for features).
+
+        ``neighbours`` (similarity models with ``neighbour_fraction``): extra
+        training samples to count as neighbours of each new sample, on top of
+        those of its own modality (see :meth:`_neighbours`).
+        """
         F = (X - self.feature_mean_[index]) / self.feature_scale_[index]
         if self.model == "gplvm":
             return F, F, np.zeros(len(F))
-        S = (self._similarities(index, F) - self.similarity_mean_[index]) / self.similarity_scale_[index]
+        S = self._similarities(index, F)
+        if self.neighbour_thresholds_ is not None:
+            keep = S >= self.neighbour_thresholds_[index]
+            if neighbours is not None:
+                keep |= neighbours
+            S *= keep
+        S = (S - self.similarity_mean_[index]) / self.similarity_scale_[index]
         basis = self.similarity_basis_[index]
         if basis is None:
             return F, S, np.zeros(len(F))
@@ -684,8 +726,14 @@ class HarmonizedGPLVM(CrossModalEstimator):
             return X0
         return _batched_bfgs(neg_log_posterior, t(X0), self.max_iter_transform).cpu().numpy()
 
-    def _transform(self, index: int, X: np.ndarray) -> np.ndarray:
-        F, Y, resid = self._observe(index, X)
+    def _neighbours(self, index: int, X: np.ndarray) -> np.ndarray:
+        """Which training samples (columns of S^c) count as neighbours of each
+        raw sample of modality ``index`` (``neighbour_fraction`` models)."""
+        F = (X - self.feature_mean_[index]) / self.feature_scale_[index]
+        return self._similarities(index, F) >= self.neighbour_thresholds_[index]
+
+    def _transform(self, index: int, X: np.ndarray, neighbours: np.ndarray | None = None) -> np.ndarray:
+        F, Y, resid = self._observe(index, X, neighbours)
         # start at the latent point of the nearest training sample of this modality
         nearest = np.empty(len(F), dtype=np.int64)
         for start in range(0, len(F), 1024):

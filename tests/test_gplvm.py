@@ -307,3 +307,39 @@ def test_similarity_to_active_without_sparsity_is_the_full_model(small):
     np.testing.assert_array_equal(a.latent_, b.latent_)
     with pytest.raises(ValueError, match="similarity_to must be one of"):
         HarmonizedGPLVM(similarity_to="some", **common).fit(X)
+
+
+def test_neighbour_fraction_sparsifies_similarities(small):
+    X, y = small
+    common = dict(model="simgp", prior="trace", mu=0.1, n_components=3, n_active=15,
+                  max_iter=15, max_iter_transform=15, random_state=0)
+    dense = HarmonizedGPLVM(**common).fit(X)
+    assert dense.neighbour_thresholds_ is None
+    # keeping every pair is the dense model of Eq. 5
+    everything = HarmonizedGPLVM(neighbour_fraction=1.0, **common).fit(X)
+    np.testing.assert_array_equal(everything.latent_, dense.latent_)
+    np.testing.assert_array_equal(everything.transform(1, X.modality(1)), dense.transform(1, X.modality(1)))
+
+    model = HarmonizedGPLVM(neighbour_fraction=0.15, **common).fit(X)
+    F = [model.train_features_[c] for c in range(2)]
+    S = [model._similarities(c, F[c]) for c in range(2)]
+    own = [S[c] >= model.neighbour_thresholds_[c] for c in range(2)]
+    for c in range(2):
+        # each modality's threshold keeps its top 15% of training pairs
+        assert own[c].mean() == pytest.approx(0.15, abs=0.02)
+    union = own[0] | own[1]
+    assert 0.15 < union.mean() < 0.3
+    # a training observation is its masked S^c (union of both modalities' neighbourhoods),
+    # centred and scaled: the factor reproduces it
+    c = 0
+    expected = (S[c] * union - model.similarity_mean_[c]) / model.similarity_scale_[c]
+    Z = model.observations_[c]
+    np.testing.assert_allclose(Z @ Z.T, expected @ expected.T, atol=1e-3 * np.abs(expected @ expected.T).max())
+    # a new sample only has its own modality: its own neighbourhood masks it
+    Xa = X.modality(0)[:5]
+    _, Y_own, _ = model._observe(0, Xa)
+    _, Y_paired, _ = model._observe(0, Xa, neighbours=model._neighbours(1, X.modality(1)[:5]))
+    assert not np.allclose(Y_own, Y_paired)
+    assert not np.allclose(model.latent_, dense.latent_)
+    with pytest.raises(ValueError, match="neighbour_fraction must be"):
+        HarmonizedGPLVM(neighbour_fraction=0.0, **common).fit(X)
