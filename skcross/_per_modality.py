@@ -67,12 +67,36 @@ class PerModality(TransformerMixin, BaseEstimator):
             )
         return list(spec)
 
+    @staticmethod
+    def _route_fit_params(fit_params: dict, names: list[str]) -> dict[str, dict]:
+        routed: dict[str, dict] = {n: {} for n in names}
+        for key, value in fit_params.items():
+            modality, sep, param = key.partition("__")
+            if not sep or not param:
+                raise TypeError(
+                    f"PerModality.fit_transform got the fit parameter {key!r}; name it "
+                    f"<modality>__<parameter> with a modality of {names} (e.g. {names[0]}__{key})."
+                )
+            if modality not in routed:
+                raise ValueError(
+                    f"PerModality: fit parameter {key!r} is for unknown modality {modality!r}; "
+                    f"the data has {names}."
+                )
+            routed[modality][param] = value
+        return routed
+
     def fit(self, X: Any, y: Any = None) -> "PerModality":
         self.fit_transform(X, y)
         return self
 
     def fit_transform(self, X: Any, y: Any = None, **fit_params: Any) -> MultiModal:
+        """Fit each modality's transformer and transform that modality.
+
+        ``fit_params`` are routed by modality name, ``<modality>__<param>``
+        (e.g. ``image__sample_weight=w``), to that transformer's ``fit_transform``.
+        """
         arrays, names = as_modality_list(X)
+        routed = self._route_fit_params(fit_params, names)
         self.modalities_ = names
         # Unpaired data carries one label array per modality.
         ys = list(y) if _is_per_modality_labels(y, len(arrays)) else [y] * len(arrays)
@@ -80,11 +104,16 @@ class PerModality(TransformerMixin, BaseEstimator):
         out = []
         for name, a, t in zip(names, arrays, self._ordered_transformers(names)):
             if t is None or t == "passthrough":
+                if routed[name]:
+                    raise ValueError(
+                        f"PerModality: modality {name!r} is passed through, it takes no fit "
+                        f"parameters (got {sorted(routed[name])})."
+                    )
                 self.transformers_.append("passthrough")
                 out.append(a)
                 continue
             fitted = clone(t)
-            out.append(fitted.fit_transform(a, ys[len(out)]))
+            out.append(fitted.fit_transform(a, ys[len(out)], **routed[name]))
             self.transformers_.append(fitted)
         if len({o.shape[0] for o in out}) > 1:
             return dict(zip(names, out))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numbers
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -267,7 +267,6 @@ class FitData:
     classes: np.ndarray | None = None
     multilabel: bool = False
     paired: bool = True
-    y_raw: Any = field(default=None, repr=False)
 
     @property
     def n_samples(self) -> list[int]:
@@ -345,7 +344,6 @@ def validate_fit_data(
         classes=classes,
         multilabel=multilabel,
         paired=paired,
-        y_raw=y,
     )
 
 

@@ -157,6 +157,25 @@ def test_per_modality_errors(data):
         PerModality(StandardScaler()).fit(X)
 
 
+def test_per_modality_routes_fit_params(data):
+    X, _ = data
+
+    class Recorder(StandardScaler):
+        def fit_transform(self, X, y=None, **fit_params):
+            type(self).seen = fit_params
+            return super().fit_transform(X, y)
+
+    prep = PerModality({"img": Recorder(), "txt": StandardScaler()})
+    prep.fit_transform(X, img__tag=7)
+    assert Recorder.seen == {"tag": 7}
+    with pytest.raises(TypeError, match="<modality>__<parameter>"):
+        prep.fit_transform(X, sample_weight=None)
+    with pytest.raises(ValueError, match="unknown modality 'video'"):
+        prep.fit_transform(X, video__sample_weight=None)
+    with pytest.raises(ValueError, match="passed through"):
+        prep.fit_transform(X, aud__sample_weight=None)
+
+
 def test_persistence_records_version(data):
     X, y = data
     model = ToyLabelProjection().fit(X, y)

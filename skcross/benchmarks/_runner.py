@@ -333,7 +333,6 @@ class Result:
     paper: tuple[float, float, float] | None = None
     embeddings: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
     metric: str = "cosine"
-    error: str = ""
     computed_at: str = ""  # when this row was computed (rows can come from the cache)
 
     def mean_map(self) -> float:
