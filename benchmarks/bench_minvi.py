@@ -42,6 +42,17 @@ def pct(x: float) -> str:
     return f"{100 * x:.2f}%"
 
 
+def settings(args, full_epochs: int) -> dict:
+    """MinVIRBM settings shared by the experiments (smaller and shorter with --quick)."""
+    return dict(
+        n_components=256 if args.quick else 512,
+        max_epochs=20 if args.quick else full_epochs,
+        batch_size=50,
+        learning_rate=1e-2,
+        random_state=args.seed,
+    )
+
+
 def classify(model: MinVIRBM, Xtr, Xte, ytr, yte) -> list[float]:
     """Test errors of a linear classifier trained on joint representations (both halves)."""
     clf = LogisticRegression(max_iter=5000).fit(model.joint_transform(Xtr), ytr)
@@ -55,13 +66,7 @@ def classify(model: MinVIRBM, Xtr, Xte, ytr, yte) -> list[float]:
 def digits(args) -> None:
     X, y = load_digit_halves(binarize=True)
     Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=0.3, stratify=y, random_state=0)
-    common = dict(
-        n_components=256 if args.quick else 512,
-        max_epochs=20 if args.quick else 50,
-        batch_size=50,
-        learning_rate=1e-2,
-        random_state=args.seed,
-    )
+    common = settings(args, full_epochs=50)
     print(f"## Digits halves (binarised), {len(Xtr)} train / {len(Xte)} test; {common}\n")
     models = {
         "ML (PCD)": MinVIRBM(objective="ml", **common),
@@ -129,13 +134,7 @@ def wikipedia(args) -> None:
     a, b = cca.transform(Xte.modality("image"), Xte.modality("text"))
     rows.append(["sklearn CCA (10 components)", mean_average_precision(a, b, yte, yte),
                  mean_average_precision(b, a, yte, yte), f"{fit_time:.1f}"])
-    common = dict(
-        n_components=256 if args.quick else 512,
-        max_epochs=20 if args.quick else 40,
-        batch_size=50,
-        learning_rate=1e-2,
-        random_state=args.seed,
-    )
+    common = settings(args, full_epochs=40)
     for name, model in {
         "MinVI (MP), Gaussian visibles": MinVIRBM(**common),
         "MDRNN (image pathway [256]), MinVI (MP)": MinVIRBM(hidden_layer_sizes={"image": [256]}, **common),
