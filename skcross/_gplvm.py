@@ -34,6 +34,8 @@ _PRIORS = ("fro", "l21", "trace", None)
 _SIMILARITY_ENERGY = 1.0 - 1e-4
 #: Samples used to estimate the median heuristic (pairwise distances are O(n^2)).
 _MEDIAN_SAMPLES = 1000
+#: New samples embedded per chunk by ``transform`` (bounds the chunk x N distances).
+_TRANSFORM_CHUNK = 2048
 
 
 @dataclass
@@ -546,13 +548,20 @@ class HarmonizedGPLVM(CrossModalEstimator):
         g = np.atleast_1d(np.asarray(self.gamma, dtype=float))
         return [float(g[0] if len(g) == 1 else g[c]) for c in range(len(self.train_features_))]
 
-    def _similarities(self, index: int, F: np.ndarray) -> np.ndarray:
+    def _similarities(self, index: int, F: np.ndarray, sq_dist: np.ndarray | None = None) -> np.ndarray:
         """Similarity of standardised samples of modality ``index`` to the training
-        samples it is observed through (all of them, or the active ones)."""
-        ref = self.train_features_[index]
-        if self.similarity_columns_ is not None:
-            ref = ref[self.similarity_columns_]
-        return np.exp(-_sq_dist_np(F, ref) / (2.0 * self.gamma_[index]))
+        samples it is observed through (all of them, or the active ones).
+
+        ``sq_dist``: the squared distances of ``F`` to every training sample of
+        the modality, when the caller has them already.
+        """
+        cols = self.similarity_columns_
+        if sq_dist is None:
+            ref = self.train_features_[index]
+            sq_dist = _sq_dist_np(F, ref if cols is None else ref[cols])
+        elif cols is not None:
+            sq_dist = sq_dist[:, cols]
+        return np.exp(-sq_dist / (2.0 * self.gamma_[index]))
 
     def _prepare_similarities(self) -> None:
         """The observations of the similarity models: S^c of Eq. 5 on the
@@ -661,19 +670,21 @@ class HarmonizedGPLVM(CrossModalEstimator):
 
     # ------------------------------------------------------------ inference
     def _observe(
-        self, index: int, X: np.ndarray, neighbours: np.ndarray | None = None
+        self, index: int, X: np.ndarray, neighbours: np.ndarray | None = None,
+        sq_dist: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Standardised features, the observation in the GP's output space, and
         the squared norm the low-rank similarity factor leaves out (0 for features).
 
         ``neighbours`` (similarity models with ``neighbour_fraction``): extra
         training samples to count as neighbours of each new sample, on top of
-        those of its own modality (see :meth:`_neighbours`).
+        those of its own modality (see :meth:`_neighbours`). ``sq_dist``: see
+        :meth:`_similarities`.
         """
         F = (X - self.feature_mean_[index]) / self.feature_scale_[index]
         if self.model == "gplvm":
             return F, F, np.zeros(len(F))
-        S = self._similarities(index, F)
+        S = self._similarities(index, F, sq_dist)
         if self.neighbour_thresholds_ is not None:
             keep = S >= self.neighbour_thresholds_[index]
             if neighbours is not None:
@@ -733,14 +744,21 @@ class HarmonizedGPLVM(CrossModalEstimator):
         return self._similarities(index, F) >= self.neighbour_thresholds_[index]
 
     def _transform(self, index: int, X: np.ndarray, neighbours: np.ndarray | None = None) -> np.ndarray:
-        F, Y, resid = self._observe(index, X, neighbours)
-        # start at the latent point of the nearest training sample of this modality
-        nearest = np.empty(len(F), dtype=np.int64)
-        for start in range(0, len(F), 1024):
-            D = _sq_dist_np(F[start:start + 1024], self.train_features_[index])
-            nearest[start:start + 1024] = D.argmin(1)
-        X0 = self.latent_[nearest].copy()
-        return self._infer(index, Y, X0, resid).astype(np.float32)
+        # Samples are independent problems, so chunks bound the memory of the
+        # chunk x N distance matrix without changing any embedding.
+        out = [np.empty((0, self.latent_.shape[1]))]
+        for start in range(0, len(X), _TRANSFORM_CHUNK):
+            rows = slice(start, start + _TRANSFORM_CHUNK)
+            F = (X[rows] - self.feature_mean_[index]) / self.feature_scale_[index]
+            # one distance computation serves the start (the latent point of the
+            # nearest training sample) and the similarity observation
+            sq_dist = _sq_dist_np(F, self.train_features_[index])
+            X0 = self.latent_[sq_dist.argmin(1)]
+            _, Y, resid = self._observe(
+                index, X[rows], None if neighbours is None else neighbours[rows], sq_dist
+            )
+            out.append(self._infer(index, Y, X0, resid))
+        return np.concatenate(out).astype(np.float32)
 
     # ----------------------------------------------------------- diagnostics
     def harmonization_distance(self) -> np.ndarray:
