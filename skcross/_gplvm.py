@@ -618,8 +618,17 @@ class HarmonizedGPLVM(CrossModalEstimator):
         def fun(z_np: np.ndarray):
             z = torch.tensor(z_np, dtype=torch.float64, device=device, requires_grad=True)
             X, th = unpack(z)
-            f = _objective(X, th, prob)
-            fv = float(f.detach())
+            try:
+                f = _objective(X, th, prob)
+                fv = float(f.detach())
+            except obj.CholeskyError:
+                if state["best"] is None:
+                    raise
+                fv = np.inf
+            if not np.isfinite(fv) and state["best"] is not None:
+                # A line-search trial point far out (kernel parameters overflowing):
+                # report it as infinitely bad so that L-BFGS-B steps back.
+                return np.inf, np.zeros_like(z_np)
             check_finite_loss(
                 fv, state["iter"], name,
                 hint="the kernel hyper-parameters or latent points diverged (try a smaller "

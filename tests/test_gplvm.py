@@ -280,6 +280,31 @@ def test_non_finite_objective_stops_training(small, monkeypatch):
         HarmonizedGPLVM(n_components=2, n_active=10, max_iter=5).fit(X)
 
 
+@pytest.mark.parametrize("failure", ["cholesky", "nan"])
+def test_failed_trial_point_makes_the_line_search_step_back(small, monkeypatch, failure):
+    from skcross import _gplvm
+
+    X, _ = small
+    calls = {"n": 0}
+    real = _gplvm._objective
+
+    def flaky(Xl, th, prob):
+        calls["n"] += 1
+        if calls["n"] == 3:  # a trial point of the first line search
+            if failure == "cholesky":
+                raise obj.CholeskyError("overflowing kernel parameters")
+            return (Xl * float("nan")).sum()
+        return real(Xl, th, prob)
+
+    monkeypatch.setattr(_gplvm, "_objective", flaky)
+    model = HarmonizedGPLVM(n_components=2, n_active=10, max_iter=10, random_state=0).fit(X)
+    assert calls["n"] > 3 and model.n_iter_ > 1 and np.isfinite(model.objective_)
+    # a model that cannot even be evaluated at its start still fails clearly
+    monkeypatch.setattr(_gplvm, "_objective", lambda *a: (_ for _ in ()).throw(obj.CholeskyError("bad")))
+    with pytest.raises(obj.CholeskyError):
+        HarmonizedGPLVM(n_components=2, n_active=10, max_iter=5).fit(X)
+
+
 @pytest.mark.parametrize("model_name", ["simgp", "rsimgp"])
 def test_similarity_to_active_is_n_by_m(small, model_name):
     X, y = small
