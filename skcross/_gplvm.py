@@ -364,9 +364,11 @@ class HarmonizedGPLVM(CrossModalEstimator):
       For the similarity models the sample is observed through its similarity
       to the training samples of modality c.
     - A Cholesky that fails is retried with 10x more jitter, up to 1e-3 of the
-      mean diagonal, then a clear error is raised. A non-finite objective stops
-      training with ``TrainingDivergedError`` naming the iteration. Ctrl-C
-      during training keeps the best parameters so far (with a warning).
+      mean diagonal. If it still fails, or the objective is not finite, at a
+      line-search trial point, that point counts as infinitely bad and L-BFGS-B
+      steps back; at the starting point a clear error is raised
+      (``TrainingDivergedError`` for a non-finite objective). Ctrl-C during
+      training keeps the best parameters so far (with a warning).
 
     Embeddings are float32 arrays.
 
