@@ -322,6 +322,10 @@ class HarmonizedGPLVM(CrossModalEstimator):
     observations_, train_features_, feature_mean_, feature_scale_ : lists
         Per modality: the GP's training observations (features, or the factor
         Z_c of S^c) and the standardisation, kept for inference.
+    predictive_factors_ : list of tuple of ndarray
+        Per modality, the training-data factors of the GP predictive
+        distribution (Cholesky factors and weights), computed once after
+        training for ``transform``.
     modalities_, n_modalities_, n_features_in_, classes_, multilabel_
         As for every skcross estimator.
 
@@ -542,6 +546,23 @@ class HarmonizedGPLVM(CrossModalEstimator):
         self.objective_ = info["objective"]
         self.objective_terms_ = info["terms"]
         self.n_iter_ = info["n_iter"]
+        self.predictive_factors_ = [self._predictive_factors(c, device) for c in range(C)]
+
+    def _predictive_factors(self, index: int, device) -> tuple:
+        """The factors of modality ``index``'s GP predictive distribution that
+        depend on training data only (computed once, after training)."""
+
+        def t(a):
+            return torch.as_tensor(a, dtype=torch.float64, device=device)
+
+        Xtr, theta, Ytr = t(self.latent_), t(self.log_kernel_params_[index]), t(self.observations_[index])
+        with torch.no_grad():
+            if self.active_indices_ is None:
+                parts = obj.exact_predictive_parts(theta, Xtr, Ytr)
+            else:
+                active = torch.as_tensor(self.active_indices_, device=device)
+                parts = obj.fitc_predictive_parts(theta, Xtr, Ytr, active)
+        return tuple(p.cpu().numpy() for p in parts)
 
     def _similarity_widths(self, rng: np.random.RandomState) -> list[float]:
         """gamma_c of Eq. 5 per modality: given, or the median heuristic."""
@@ -726,13 +747,9 @@ class HarmonizedGPLVM(CrossModalEstimator):
         def t(a):
             return torch.as_tensor(a, dtype=torch.float64, device=device)
 
-        Xtr, theta, Ytr = t(self.latent_), t(self.log_kernel_params_[index]), t(self.observations_[index])
+        Xtr, theta = t(self.latent_), t(self.log_kernel_params_[index])
         active = None if self.active_indices_ is None else torch.as_tensor(self.active_indices_, device=device)
-        with torch.no_grad():
-            if active is None:
-                parts = obj.exact_predictive_parts(theta, Xtr, Ytr)
-            else:
-                parts = obj.fitc_predictive_parts(theta, Xtr, Ytr, active)
+        parts = tuple(t(a) for a in self.predictive_factors_[index])
         Ys = t(Y)
         extra = t(np.zeros(len(Y)) if resid is None else resid)
         d = float(self.n_observed_[index])
