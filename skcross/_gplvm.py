@@ -592,21 +592,21 @@ class HarmonizedGPLVM(CrossModalEstimator):
         ``neighbour_fraction``), centred and scaled; with every training sample
         as a column, reduced to a factor Z_c with Z_c Z_c^T ~ S^c S^c^T."""
         self.similarity_mean_, self.similarity_scale_, self.similarity_basis_ = [], [], []
-        similarities = [self._similarities(c, F) for c, F in enumerate(self.train_features_)]
+        neighbours = None
         if self.neighbour_fraction is not None:
-            self.neighbour_thresholds_ = [
-                float(np.quantile(S, 1.0 - self.neighbour_fraction)) for S in similarities
-            ]
-            # training pairs are paired across modalities, so a pair is kept when
-            # any modality calls it a neighbourhood (the authors' union mask)
-            neighbours = np.logical_or.reduce(
-                [S >= t for S, t in zip(similarities, self.neighbour_thresholds_)]
-            )
-            for S in similarities:
+            # Training pairs are paired across modalities, so a pair is kept when
+            # any modality calls it a neighbourhood (the authors' union mask).
+            # Only boolean masks are kept: one dense S^c in memory at a time.
+            self.neighbour_thresholds_ = []
+            for c, F in enumerate(self.train_features_):
+                S = self._similarities(c, F)
+                threshold = float(np.quantile(S, 1.0 - self.neighbour_fraction))
+                self.neighbour_thresholds_.append(threshold)
+                neighbours = S >= threshold if neighbours is None else neighbours | (S >= threshold)
+        for c, F in enumerate(self.train_features_):
+            S = self._similarities(c, F)
+            if neighbours is not None:
                 S *= neighbours
-            del neighbours
-        for c, S in enumerate(similarities):
-            similarities[c] = None  # let each dense matrix go once it is reduced
             m = S.mean(0)
             S -= m
             scale = float(np.sqrt((S * S).mean()))
