@@ -701,21 +701,24 @@ class HarmonizedGPLVM(CrossModalEstimator):
         )
 
     # ------------------------------------------------------------ inference
+    def _standardise(self, index: int, X: np.ndarray) -> np.ndarray:
+        """Raw samples of modality ``index`` on the scale of ``train_features_``."""
+        return (X - self.feature_mean_[index]) / self.feature_scale_[index]
+
     def _observe(
-        self, index: int, X: np.ndarray, neighbours: np.ndarray | None = None,
+        self, index: int, F: np.ndarray, neighbours: np.ndarray | None = None,
         sq_dist: np.ndarray | None = None,
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Standardised features, the observation in the GP's output space, and
-        the squared norm the low-rank similarity factor leaves out (0 for features).
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The observation of standardised samples ``F`` in the GP's output space,
+        and the squared norm the low-rank similarity factor leaves out (0 for features).
 
         ``neighbours`` (similarity models with ``neighbour_fraction``): extra
         training samples to count as neighbours of each new sample, on top of
         those of its own modality (see :meth:`_neighbours`). ``sq_dist``: see
         :meth:`_similarities`.
         """
-        F = (X - self.feature_mean_[index]) / self.feature_scale_[index]
         if self.model == "gplvm":
-            return F, F, np.zeros(len(F))
+            return F, np.zeros(len(F))
         S = self._similarities(index, F, sq_dist)
         if self.neighbour_thresholds_ is not None:
             keep = S >= self.neighbour_thresholds_[index]
@@ -725,12 +728,12 @@ class HarmonizedGPLVM(CrossModalEstimator):
         S = (S - self.similarity_mean_[index]) / self.similarity_scale_[index]
         basis = self.similarity_basis_[index]
         if basis is None:
-            return F, S, np.zeros(len(F))
+            return S, np.zeros(len(F))
         Z = S @ basis
         # a new sample's similarities need not lie in the span kept for training:
         # its out-of-span part is observed too (the GP predicts ~0 there)
         resid = np.clip((S * S).sum(1) - (Z * Z).sum(1), 0.0, None)
-        return F, Z, resid
+        return Z, resid
 
     def _infer(
         self, index: int, Y: np.ndarray, X0: np.ndarray, resid: np.ndarray | None = None, device=None
@@ -768,8 +771,7 @@ class HarmonizedGPLVM(CrossModalEstimator):
     def _neighbours(self, index: int, X: np.ndarray) -> np.ndarray:
         """Which training samples (columns of S^c) count as neighbours of each
         raw sample of modality ``index`` (``neighbour_fraction`` models)."""
-        F = (X - self.feature_mean_[index]) / self.feature_scale_[index]
-        return self._similarities(index, F) >= self.neighbour_thresholds_[index]
+        return self._similarities(index, self._standardise(index, X)) >= self.neighbour_thresholds_[index]
 
     def _transform(self, index: int, X: np.ndarray, neighbours: np.ndarray | None = None) -> np.ndarray:
         # Samples are independent problems, so chunks bound the memory of the
@@ -777,14 +779,12 @@ class HarmonizedGPLVM(CrossModalEstimator):
         out = [np.empty((0, self.latent_.shape[1]))]
         for start in range(0, len(X), _TRANSFORM_CHUNK):
             rows = slice(start, start + _TRANSFORM_CHUNK)
-            F = (X[rows] - self.feature_mean_[index]) / self.feature_scale_[index]
+            F = self._standardise(index, X[rows])
             # one distance computation serves the start (the latent point of the
             # nearest training sample) and the similarity observation
             sq_dist = _sq_dist_np(F, self.train_features_[index])
             X0 = self.latent_[sq_dist.argmin(1)]
-            _, Y, resid = self._observe(
-                index, X[rows], None if neighbours is None else neighbours[rows], sq_dist
-            )
+            Y, resid = self._observe(index, F, None if neighbours is None else neighbours[rows], sq_dist)
             out.append(self._infer(index, Y, X0, resid))
         return np.concatenate(out).astype(np.float32)
 

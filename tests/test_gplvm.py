@@ -178,7 +178,7 @@ def test_inference_recovers_training_latent_points(small):
     target = model.latent_[idx]
     spread = model.latent_.std(0).mean()
     X0 = target + 0.3 * spread * rng.randn(*target.shape)
-    _, Y, _ = model._observe(0, X.modality(0)[idx])
+    Y, _ = model._observe(0, model._standardise(0, X.modality(0)[idx]))
     recovered = model._infer(0, Y, X0)
     before = np.linalg.norm(X0 - target, axis=1).mean()
     after = np.linalg.norm(recovered - target, axis=1).mean()
@@ -362,8 +362,9 @@ def test_neighbour_fraction_sparsifies_similarities(small):
     np.testing.assert_allclose(Z @ Z.T, expected @ expected.T, atol=1e-3 * np.abs(expected @ expected.T).max())
     # a new sample only has its own modality: its own neighbourhood masks it
     Xa = X.modality(0)[:5]
-    _, Y_own, _ = model._observe(0, Xa)
-    _, Y_paired, _ = model._observe(0, Xa, neighbours=model._neighbours(1, X.modality(1)[:5]))
+    Fa = model._standardise(0, Xa)
+    Y_own, _ = model._observe(0, Fa)
+    Y_paired, _ = model._observe(0, Fa, neighbours=model._neighbours(1, X.modality(1)[:5]))
     assert not np.allclose(Y_own, Y_paired)
     assert not np.allclose(model.latent_, dense.latent_)
     with pytest.raises(ValueError, match="neighbour_fraction must be"):
