@@ -36,7 +36,7 @@ from skorch.callbacks import Callback
 from skorch.utils import to_tensor
 from torch import nn
 
-from ._skorch import KeepBestEpoch, batched_apply, default_callbacks
+from ._skorch import KeepBestEpoch, batched_apply, default_callbacks, inference_module, release_to_cpu
 from ._torch_utils import derive_seed, torch_seed
 from ._validation import FitData, check_choice, check_number, holdout_split
 from .base import CrossModalEstimator
@@ -485,7 +485,7 @@ class DSCMR(CrossModalEstimator):
         )
         with torch_seed(derive_seed(self.random_state, 0), device):
             net.fit(dataset, None)
-        self.net_ = net
+        self.net_ = release_to_cpu(net)
         self.n_iter_ = len(net.history)
         if keep_best is not None and keep_best.best_epoch_ is not None:
             self.best_epoch_ = keep_best.best_epoch_
@@ -493,9 +493,6 @@ class DSCMR(CrossModalEstimator):
             self.best_epoch_ = self.n_iter_
 
     def _transform(self, index: int, X: Any) -> np.ndarray:
-        module = self.net_.module_
-        module.eval()
-        # Where the module lives: a CUDA-trained model unpickled on a CPU-only
-        # machine has been mapped to the CPU by skorch.
-        device = next(module.parameters()).device
+        device = self._device()
+        module = inference_module(self.net_, device)
         return batched_apply(lambda t: module.embed(index, t), X, device).astype(np.float32, copy=False)

@@ -14,8 +14,9 @@ can be unpaired (different samples, different counts), they can be trained in
 parallel (``n_jobs``), and a new modality is one more network against the same
 P (:meth:`SDML.add_modality`), leaving the others untouched.
 
-Each modality's network is a skorch :class:`SDMLNet`, so devices, progress
-output, callbacks and CUDA-to-CPU unpickling come from skorch.
+Each modality's network is a skorch :class:`SDMLNet`, so the training loop,
+devices, progress output and callbacks come from skorch; trained nets are parked
+on the CPU like every skcross net (``_skorch.release_to_cpu``).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from sklearn.utils.validation import check_is_fitted
 from torch import nn
 from torch.utils.data import Subset
 
-from ._skorch import KeepBestEpoch, batched_apply, default_callbacks
+from ._skorch import KeepBestEpoch, batched_apply, default_callbacks, inference_module, release_to_cpu
 from ._torch_utils import derive_seed, torch_seed
 from ._validation import check_labels, check_layer_sizes, check_modality_array, check_number, holdout_split
 from .base import CrossModalEstimator
@@ -205,6 +206,7 @@ def _fit_network(
     # The module's initial weights come from torch's global generator: fork it.
     with torch_seed(seed, torch.device(config["device"])):
         net.fit(X, Y)
+    release_to_cpu(net)
     best = dict(net.callbacks_).get("keep_best")
     best_epoch = best.best_epoch_ if best is not None and best.best_epoch_ else len(net.history)
     return net, int(best_epoch)
@@ -501,5 +503,6 @@ class SDML(CrossModalEstimator):
 
     # ------------------------------------------------------------- transform
     def _transform(self, index: int, X: Any) -> np.ndarray:
-        net = self.networks_[index]
-        return batched_apply(net.module_.encode, X, torch.device(net.device))
+        device = self._device()
+        module = inference_module(self.networks_[index], device)
+        return batched_apply(module.encode, X, device)

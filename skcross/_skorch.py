@@ -1,9 +1,13 @@
-"""What every skorch-based skcross estimator shares: callbacks and defaults.
+"""What every skorch-based skcross estimator shares: callbacks, defaults, devices.
 
-skorch gives us device handling, progress output and CUDA-to-CPU unpickling
-(``NeuralNet.__setstate__`` maps CUDA tensors to the CPU when CUDA is absent).
-This module adds the two callbacks every method needs: stop with a clear error
-when the loss diverges, and keep the parameters of the best validation epoch.
+skorch gives us the training loop, device placement and progress output. This
+module adds the two callbacks every method needs (stop with a clear error when
+the loss diverges, keep the parameters of the best validation epoch) and the
+one device policy of every fitted net: once trained it is parked on the CPU
+(:func:`release_to_cpu`), so a pickled model holds no CUDA tensor and loads on
+any machine, and inference runs on the estimator's current ``device``
+(:func:`inference_module`). Nets pickled on CUDA by other means are still mapped
+to the CPU by skorch's own ``NeuralNet.__setstate__`` when CUDA is absent.
 """
 
 from __future__ import annotations
@@ -17,7 +21,14 @@ from skorch.callbacks import Callback, ProgressBar
 
 from .base import check_finite_loss
 
-__all__ = ["DivergenceGuard", "KeepBestEpoch", "default_callbacks", "batched_apply", "release_to_cpu"]
+__all__ = [
+    "DivergenceGuard",
+    "KeepBestEpoch",
+    "default_callbacks",
+    "batched_apply",
+    "release_to_cpu",
+    "inference_module",
+]
 
 
 class DivergenceGuard(Callback):
@@ -117,3 +128,16 @@ def release_to_cpu(net: Any) -> Any:
     if getattr(net, "optimizer_", None) is not None:
         net.optimizer_.load_state_dict(_tensors_to_cpu(net.optimizer_.state_dict()))
     return net
+
+
+def inference_module(net: Any, device: torch.device) -> torch.nn.Module:
+    """The fitted module of ``net`` in eval mode, on ``device``.
+
+    The parked (CPU) module itself when ``device`` is the CPU; otherwise a copy
+    moved to ``device``, so the fitted model stays on the CPU and picklable
+    anywhere while inference uses the accelerator.
+    """
+    module = net.module_
+    if torch.device(device) != next(module.parameters()).device:
+        module = copy.deepcopy(module).to(device)
+    return module.eval()

@@ -16,7 +16,6 @@ class docstring's Notes.
 
 from __future__ import annotations
 
-import copy
 import math
 from typing import Any, Sequence
 
@@ -28,7 +27,7 @@ from skorch.helper import predefined_split
 from torch import nn
 from torch.nn import functional as F
 
-from ._skorch import KeepBestEpoch, batched_apply, default_callbacks, release_to_cpu
+from ._skorch import KeepBestEpoch, batched_apply, default_callbacks, inference_module, release_to_cpu
 from ._torch_utils import derive_seed, torch_seed
 from ._validation import FitData, check_layer_sizes, check_number, holdout_split, resolve_modality
 from .base import CrossModalEstimator
@@ -580,15 +579,9 @@ class CrossModalVAE(CrossModalEstimator):
         self.net_ = net
 
     # ------------------------------------------------------------ inference
-    def _module_on(self, device: torch.device) -> _CrossModalVAEModule:
-        module = self.net_.module_
-        if device.type != "cpu":
-            module = copy.deepcopy(module).to(device)
-        return module.eval()
-
     def _transform(self, index: int, X: np.ndarray) -> np.ndarray:
         device = self._device()
-        m = self._module_on(device)
+        m = inference_module(self.net_, device)
         key = str(index)
 
         def embed(x: torch.Tensor) -> torch.Tensor:
@@ -641,7 +634,7 @@ class CrossModalVAE(CrossModalEstimator):
         if not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
             raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}.")
         device = self._device()
-        m = self._module_on(device)
+        m = inference_module(self.net_, device)
         key = str(s)
         encoder, cross, translator = m.source_encoders[key], m.cross_decoders[key], None
         if m.alignment:

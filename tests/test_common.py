@@ -256,10 +256,12 @@ def test_version_is_recorded_and_checked(name, Estimator, monkeypatch):
 @parametrize
 def test_fitted_state_is_on_cpu(name, Estimator):
     """Fitted tensors and modules live on the CPU, so a CUDA-trained model unpickles
-    anywhere (skorch nets are mapped by skorch itself, tested below)."""
+    anywhere; skorch nets are parked there too (device "cpu", no validation data)."""
     est, _, _ = _fitted(name, Estimator)
     devices = {t.device.type for t in _walk(vars(est))}
     assert devices <= {"cpu"}, f"{name} keeps tensors on {devices}"
+    for net in _skorch_nets(est):
+        assert str(net.device) == "cpu" and net.train_split is None
 
 
 @parametrize
@@ -285,6 +287,23 @@ def test_cuda_net_loads_on_cpu_machine(name, Estimator):
         _assert_same_embeddings(expected, _embeddings(loaded, X), "CUDA-saved net on CPU")
 
 
+@parametrize
+def test_inference_leaves_the_parked_net_on_the_cpu(name, Estimator):
+    """Inference on another device works on a copy: the fitted net stays parked."""
+    from skcross._skorch import inference_module
+
+    est, _, _ = _fitted(name, Estimator)
+    nets = _skorch_nets(est)
+    if not nets:
+        pytest.skip(f"{name} holds no skorch net")
+    for net in nets:
+        assert inference_module(net, torch.device("cpu")) is net.module_
+        moved = inference_module(net, torch.device("meta"))  # any non-CPU device
+        assert moved is not net.module_ and not moved.training
+        assert {p.device.type for p in moved.parameters()} == {"meta"}
+        assert {p.device.type for p in net.module_.parameters()} == {"cpu"}
+
+
 @gpu
 @parametrize
 def test_real_cuda_fit_loads_on_cpu(name, Estimator):
@@ -293,9 +312,8 @@ def test_real_cuda_fit_loads_on_cpu(name, Estimator):
         pytest.skip(f"{name} has no device parameter")
     est = _fit(_make(Estimator, device="cuda"), X, y)
     on_cuda = _embeddings(est, X)
-    if not _skorch_nets(est):
-        devices = {t.device.type for t in _walk(vars(est))}
-        assert devices <= {"cpu"}, f"{name} keeps tensors on {devices} after a CUDA fit"
+    devices = {t.device.type for t in _walk(vars(est))}
+    assert devices <= {"cpu"}, f"{name} keeps tensors on {devices} after a CUDA fit"
     blob = pickle.dumps(est)
     with mock.patch("torch.cuda.is_available", lambda *a: False), warnings.catch_warnings():
         warnings.simplefilter("ignore")
