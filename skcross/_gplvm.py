@@ -46,6 +46,7 @@ class _Problem:
     y_sqnorm: list
     d: list  # number of observed columns d_c (N for similarity observations)
     prior: str | None
+    gaussian_prior: bool  # the N(0, I) prior on X: the baselines, or keep_gaussian_prior
     mu: float
     lam: float
     gamma_x: float
@@ -78,10 +79,10 @@ def _objective(X: torch.Tensor, thetas: torch.Tensor, prob: _Problem) -> torch.T
             nll = obj.nll_fitc(thetas[c], X, Y, d, prob.active, sq)
         terms[f"nll_{c}"] = nll
         total = total + nll
-    if prob.prior is None:
+    if prob.gaussian_prior:
         terms["gaussian_prior"] = obj.gaussian_prior(X)
         total = total + terms["gaussian_prior"]
-    elif prob.mu > 0:
+    if prob.prior is not None and prob.mu > 0:
         Xa = X if prob.active is None else X[prob.active]
         Sx = obj.latent_similarity(Xa, prob.gamma_x)
         for c in range(len(prob.Y)):
@@ -249,6 +250,13 @@ class HarmonizedGPLVM(CrossModalEstimator):
         "l21" ||K_c - S^x||_{2,1} (Eq. 13), "trace" tr(K_c^-1 S^x) / 2 (Eq. 14).
         None: no harmonization, the N(0, I) prior on X of section 6.2 instead
         (the baselines mGPLVM, m-SimGP, m-RSimGP).
+    keep_gaussian_prior : bool, default=False
+        Harmonized models: keep the baselines' N(0, I) prior on X besides the
+        harmonization (training and inference). The paper and the authors' code
+        drop it ("we remove the square l2-norm imposed on X"), so that by
+        default the harmonized model replaces the baseline's prior; with it,
+        the harmonized model is the baseline plus mu * H_c, and mu -> 0 gives
+        the baseline back. No effect with ``prior=None``, which always has it.
     mu : float, default=0.1
         Harmonization weight mu = mu_1 = mu_2 (= 1 / sigma_c^2, Eq. 11).
     lam : float, default=1.0
@@ -313,6 +321,9 @@ class HarmonizedGPLVM(CrossModalEstimator):
     neighbour_thresholds_ : list of float or None
         Per modality, the similarity above which a pair counts as neighbours
         (``neighbour_fraction``); None when S^c is dense.
+    gaussian_prior_ : bool
+        Whether X has the N(0, I) prior (training and inference): the
+        baselines, or ``keep_gaussian_prior=True``.
     objective_ : float
         Final value of the training objective.
     objective_terms_ : dict
@@ -400,6 +411,7 @@ class HarmonizedGPLVM(CrossModalEstimator):
         self,
         model: str = "gplvm",
         prior: str | None = "trace",
+        keep_gaussian_prior: bool = False,
         mu: float = 0.1,
         lam: float = 1.0,
         n_components: int = 10,
@@ -417,6 +429,7 @@ class HarmonizedGPLVM(CrossModalEstimator):
     ):
         self.model = model
         self.prior = prior
+        self.keep_gaussian_prior = keep_gaussian_prior
         self.mu = mu
         self.lam = lam
         self.n_components = n_components
@@ -436,6 +449,10 @@ class HarmonizedGPLVM(CrossModalEstimator):
     def _check_params(self, n_samples: int, n_modalities: int) -> None:
         check_choice(self, "model", _MODELS)
         check_choice(self, "prior", _PRIORS)
+        if not isinstance(self.keep_gaussian_prior, (bool, np.bool_)):
+            raise TypeError(
+                f"keep_gaussian_prior must be True or False, got {self.keep_gaussian_prior!r}."
+            )
         check_number(self, "mu", low=0.0)
         check_number(self, "lam", low=0.0)
         check_number(self, "gamma_x", low=0.0, low_open=True)
@@ -522,11 +539,13 @@ class HarmonizedGPLVM(CrossModalEstimator):
             Yl = data.Y[0].astype(np.float64)
             Ya = Yl if active is None else Yl[active]
             same = t((Yl @ Ya.T > 0).astype(np.float64))
+        self.gaussian_prior_ = self.prior is None or bool(self.keep_gaussian_prior)
         prob = _Problem(
             Y=[t(o) for o in self.observations_],
             y_sqnorm=[t((o * o).sum(1)) for o in self.observations_],
             d=[float(d) for d in self.n_observed_],
             prior=self.prior,
+            gaussian_prior=self.gaussian_prior_,
             mu=float(self.mu),
             lam=float(self.lam) if self.model == "rsimgp" else 0.0,
             gamma_x=float(self.gamma_x),
@@ -760,7 +779,7 @@ class HarmonizedGPLVM(CrossModalEstimator):
         def neg_log_posterior(Xs: torch.Tensor, rows: torch.Tensor) -> torch.Tensor:
             mean, var = obj.predictive(theta, Xtr, parts, Xs, active)
             f = 0.5 * d * torch.log(var) + 0.5 * (((Ys[rows] - mean) ** 2).sum(1) + extra[rows]) / var
-            if self.prior is None:
+            if self.gaussian_prior_:
                 f = f + 0.5 * (Xs * Xs).sum(1)
             return f
 

@@ -125,10 +125,11 @@ def test_riemannian_distance():
 
 
 # ---------------------------------------------------------------- objectives
-def _problem(prior, mu, active=None, n=12, lam=0.0, same=None):
+def _problem(prior, mu, active=None, n=12, lam=0.0, same=None, gaussian_prior=None):
     Ys = [_rand(n, 3, seed=7), _rand(n, 2, seed=8)]
     return _Problem(
-        Y=Ys, y_sqnorm=[(y * y).sum(1) for y in Ys], d=[3.0, 2.0], prior=prior, mu=mu,
+        Y=Ys, y_sqnorm=[(y * y).sum(1) for y in Ys], d=[3.0, 2.0], prior=prior,
+        gaussian_prior=prior is None if gaussian_prior is None else gaussian_prior, mu=mu,
         lam=lam, gamma_x=1.0, active=active, same=same, n=n,
     )
 
@@ -144,6 +145,29 @@ def test_prior_none_is_the_baseline_objective():
     harm = sum(obj.harmonization(obj.rbf_bias_white(th[c], X), Sx, "fro") for c in range(2))
     nll = sum(obj.nll_exact(th[c], X, prob.Y[c], prob.d[c]) for c in range(2))
     assert float(_objective(X, th, prob)) == pytest.approx(float(nll + 0.3 * harm), rel=1e-12)
+    # keep_gaussian_prior: the harmonized objective plus the baseline's prior
+    prob = _problem("fro", mu=0.3, gaussian_prior=True)
+    kept = nll + 0.3 * harm + 0.5 * (X**2).sum()
+    assert float(_objective(X, th, prob)) == pytest.approx(float(kept), rel=1e-12)
+    assert set(prob.terms) == {"nll_0", "nll_1", "gaussian_prior", "harmonization_0", "harmonization_1"}
+
+
+def test_kept_gaussian_prior_at_mu_zero_is_the_baseline(small):
+    """With the baseline's prior kept, mu -> 0 gives the baseline back exactly,
+    in training and in inference; without it, it does not."""
+    X, y = small
+    common = dict(model="simgp", n_components=3, n_active=20, max_iter=20, max_iter_transform=20, random_state=1)
+    base = HarmonizedGPLVM(prior=None, **common).fit(X)
+    kept = HarmonizedGPLVM(prior="trace", mu=0.0, keep_gaussian_prior=True, **common).fit(X)
+    dropped = HarmonizedGPLVM(prior="trace", mu=0.0, **common).fit(X)
+    assert base.gaussian_prior_ and kept.gaussian_prior_ and not dropped.gaussian_prior_
+    np.testing.assert_array_equal(kept.latent_, base.latent_)
+    np.testing.assert_array_equal(kept.transform(0, X.modality(0)), base.transform(0, X.modality(0)))
+    assert not np.allclose(dropped.latent_, base.latent_)
+    # with mu > 0 the kept prior and the harmonization both act
+    harm = HarmonizedGPLVM(prior="trace", mu=1.0, keep_gaussian_prior=True, **common).fit(X)
+    assert {"gaussian_prior", "harmonization_0"} <= set(harm.objective_terms_)
+    assert not np.allclose(harm.latent_, base.latent_)
 
 
 def test_sparse_objective_approaches_exact():
@@ -234,6 +258,8 @@ def test_parameter_and_label_errors(small):
                 dict(n_active=1), dict(init="random"), dict(gamma=[1.0, 2.0, 3.0]), dict(gamma_x=0)):
         with pytest.raises(ValueError):
             HarmonizedGPLVM(max_iter=2, **bad).fit(X, y)
+    with pytest.raises(TypeError, match="keep_gaussian_prior must be True or False"):
+        HarmonizedGPLVM(max_iter=2, keep_gaussian_prior="yes").fit(X, y)
     est = HarmonizedGPLVM(mu=0.5)
     assert clone(est).get_params()["mu"] == 0.5
 
