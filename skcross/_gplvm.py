@@ -449,10 +449,7 @@ class HarmonizedGPLVM(CrossModalEstimator):
     def _check_params(self, n_samples: int, n_modalities: int) -> None:
         check_choice(self, "model", _MODELS)
         check_choice(self, "prior", _PRIORS)
-        if not isinstance(self.keep_gaussian_prior, (bool, np.bool_)):
-            raise TypeError(
-                f"keep_gaussian_prior must be True or False, got {self.keep_gaussian_prior!r}."
-            )
+        check_choice(self, "keep_gaussian_prior", (True, False))
         check_number(self, "mu", low=0.0)
         check_number(self, "lam", low=0.0)
         check_number(self, "gamma_x", low=0.0, low_open=True)

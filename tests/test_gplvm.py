@@ -258,7 +258,7 @@ def test_parameter_and_label_errors(small):
                 dict(n_active=1), dict(init="random"), dict(gamma=[1.0, 2.0, 3.0]), dict(gamma_x=0)):
         with pytest.raises(ValueError):
             HarmonizedGPLVM(max_iter=2, **bad).fit(X, y)
-    with pytest.raises(TypeError, match="keep_gaussian_prior must be True or False"):
+    with pytest.raises(ValueError, match="keep_gaussian_prior must be one of"):
         HarmonizedGPLVM(max_iter=2, keep_gaussian_prior="yes").fit(X, y)
     est = HarmonizedGPLVM(mu=0.5)
     assert clone(est).get_params()["mu"] == 0.5
