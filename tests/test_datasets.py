@@ -1,13 +1,20 @@
+from collections import Counter
+
 import numpy as np
 import pytest
 
+from conftest import require_dataset
 from skcross import MultiModal
 from skcross.datasets import (
+    MULTIMODAL_DIFFICULTY,
+    MULTIVIEW_DATASETS,
     load_digit_halves,
     load_mfeat,
+    load_multiview,
     load_nutrimouse,
     load_wikipedia,
     make_multimodal_classification,
+    multimodal_difficulty,
 )
 
 
@@ -70,3 +77,127 @@ def test_make_multimodal_classification(multilabel):
         assert y.shape == (50,)
     X2, y2 = make_multimodal_classification(n_samples=50, n_modalities=3, n_classes=4, n_features=[2, 3, 4], multilabel=multilabel, random_state=0)
     np.testing.assert_array_equal(X.modality(2), X2.modality(2))
+
+
+# Shapes and class counts as the data folders' READMEs state them.
+MULTIVIEW_EXPECTED = {
+    "BBCSport": ({"part1": 3183, "part2": 3203}, {1: 62, 2: 104, 3: 193, 4: 124, 5: 61}),
+    "Reuters-1200": (dict.fromkeys(["english", "french", "german", "spanish", "italian"], 2000),
+                     dict.fromkeys(range(1, 7), 200)),
+    "MSRC_v1": ({"cm": 24, "hog": 576, "gist": 512, "lbp": 256, "centrist": 254}, dict.fromkeys(range(1, 8), 30)),
+    "100Leaves": (dict.fromkeys(["margin", "shape", "texture"], 64), dict.fromkeys(range(1, 101), 16)),
+    "Prokaryotic": ({"gene_repertoire": 393, "proteome_composition": 3, "text": 438},
+                    {1: 313, 2: 91, 3: 35, 4: 112}),
+}
+
+
+def test_multiview_names_are_listed():
+    assert set(MULTIVIEW_DATASETS) == set(MULTIVIEW_EXPECTED)
+
+
+@pytest.mark.parametrize("name", sorted(MULTIVIEW_EXPECTED))
+def test_load_multiview(name):
+    data_home = require_dataset(f"multiview/{name}")
+    views, counts = MULTIVIEW_EXPECTED[name]
+    X, y = load_multiview(name, data_home)
+    n = sum(counts.values())
+    assert X.names == list(views) and X.shape == (n, len(views))
+    for view, d in views.items():
+        A = X.modality(view)
+        assert A.shape == (n, d) and A.dtype == np.float64 and np.isfinite(A).all()
+    assert dict(zip(*np.unique(y, return_counts=True))) == counts
+
+    Xtr, ytr = load_multiview(name, data_home, split="train")
+    Xte, yte = load_multiview(name, data_home, split="test")
+    n_test = int(np.ceil(0.3 * n))
+    assert (len(ytr), len(yte)) == (n - n_test, n_test)
+    assert Xtr.shape == (len(ytr), len(views)) and Xte.shape == (len(yte), len(views))
+    # Stratified: every class keeps its share in both parts (to one sample).
+    for label, c in counts.items():
+        assert abs((yte == label).sum() - 0.3 * c) <= 1
+    # Together the parts are the whole set (as a multiset of rows of all views:
+    # BBCSport and Reuters-1200 hold a few duplicate samples).
+    def rows(M, labels):
+        return Counter(np.concatenate([M.modality(v)[i] for v in views] + [labels[i:i + 1]]).tobytes()
+                       for i in range(len(M)))
+
+    assert rows(Xtr, ytr) + rows(Xte, yte) == rows(X, y)
+    # Deterministic.
+    Xtr2, ytr2 = load_multiview(name, data_home, split="train")
+    np.testing.assert_array_equal(ytr, ytr2)
+    for v in views:
+        np.testing.assert_array_equal(Xtr.modality(v), Xtr2.modality(v))
+
+
+def test_multiview_split_sizes_match_the_readmes():
+    # The READMEs' "train / test" sizes of their own stratified 70/30 split.
+    sizes = {"BBCSport": (380, 164), "Reuters-1200": (840, 360), "MSRC_v1": (147, 63),
+             "100Leaves": (1120, 480), "Prokaryotic": (385, 166)}
+    for name, (n_train, n_test) in sizes.items():
+        data_home = require_dataset(f"multiview/{name}")
+        assert len(load_multiview(name, data_home, split="train")[1]) == n_train
+        assert len(load_multiview(name, data_home, split="test")[1]) == n_test
+
+
+def test_multiview_duplicates_are_as_documented():
+    # load_multiview's docstring: 7 duplicated samples in BBCSport, 3 in Reuters-1200, none elsewhere.
+    for name, n_unique in {"BBCSport": 537, "Reuters-1200": 1197, "MSRC_v1": 210}.items():
+        X, _ = load_multiview(name, require_dataset(f"multiview/{name}"))
+        assert len(np.unique(np.hstack(X.modalities()), axis=0)) == n_unique
+
+
+def test_100leaves_view_order():
+    # The source lists shape, margin, texture; the stored order is margin, shape, texture.
+    X, _ = load_multiview("100Leaves", require_dataset("multiview/100Leaves"))
+    np.testing.assert_allclose(X.modality("margin").sum(axis=1), 1.0, atol=1e-4)
+    np.testing.assert_allclose(X.modality("texture").sum(axis=1), 1.0, atol=1e-4)
+    assert X.modality("shape").sum(axis=1).max() < 0.2 and (X.modality("shape") > 0).all()
+
+
+def test_multiview_errors(tmp_path):
+    with pytest.raises(ValueError, match="name must be one of"):
+        load_multiview("bbcsport", tmp_path)
+    with pytest.raises(ValueError, match="split must be"):
+        load_multiview("BBCSport", tmp_path, split="validation")
+    with pytest.raises(FileNotFoundError, match=r"BBCSport\.mat.*SKCROSS_DATA_HOME"):
+        load_multiview("BBCSport", tmp_path)
+
+
+def test_multiview_honours_skcross_data_home(tmp_path, monkeypatch):
+    monkeypatch.setenv("SKCROSS_DATA_HOME", str(tmp_path))
+    with pytest.raises(FileNotFoundError, match=str(tmp_path / "multiview" / "MSRC_v1")):
+        load_multiview("MSRC_v1")
+
+
+def test_multimodal_difficulty_levels():
+    assert list(MULTIMODAL_DIFFICULTY) == ["easy", "medium", "hard"]
+    params = multimodal_difficulty("hard")
+    params["noise"] = 99.0  # a copy: the presets are not changed
+    assert MULTIMODAL_DIFFICULTY["hard"]["noise"] == 1.0
+    seps = [MULTIMODAL_DIFFICULTY[k]["class_sep"] for k in ("easy", "medium", "hard")]
+    noises = [MULTIMODAL_DIFFICULTY[k]["noise"] for k in ("easy", "medium", "hard")]
+    assert seps == sorted(seps, reverse=True) and noises == sorted(noises)
+    for level in MULTIMODAL_DIFFICULTY:
+        X, y = make_multimodal_classification(**multimodal_difficulty(level), random_state=0)
+        assert X.shape == (1000, 2) and len(np.unique(y)) == MULTIMODAL_DIFFICULTY[level]["n_classes"]
+    with pytest.raises(ValueError, match="level must be one of"):
+        multimodal_difficulty("extreme")
+
+
+def test_class_sep_scales_the_class_centres():
+    kw = dict(n_samples=300, n_classes=3, n_features=5, noise=0.0, random_state=0)
+    X1, y1 = make_multimodal_classification(**kw)
+    X2, y2 = make_multimodal_classification(**kw, class_sep=2.0)  # the default
+    np.testing.assert_array_equal(X1.modality(0), X2.modality(0))
+    X3, y3 = make_multimodal_classification(**kw, class_sep=0.1)
+    np.testing.assert_array_equal(y1, y3)
+
+    def between_over_within(X, y):
+        A = X.modality(0)
+        means = np.array([A[y == c].mean(axis=0) for c in np.unique(y)])
+        within = np.mean([A[y == c].var(axis=0).sum() for c in np.unique(y)])
+        return means.var(axis=0).sum() / within
+
+    assert between_over_within(X3, y3) < 0.5 * between_over_within(X1, y1)
+    with pytest.raises(ValueError, match="class_sep"):
+        make_multimodal_classification(class_sep=0.0)

@@ -16,11 +16,26 @@ __all__ = [
     "load_wikipedia",
     "load_mfeat",
     "load_nutrimouse",
+    "load_multiview",
     "make_multimodal_classification",
+    "multimodal_difficulty",
+    "MULTIVIEW_DATASETS",
+    "MULTIMODAL_DIFFICULTY",
 ]
 
 MFEAT_VIEWS = ("fou", "fac", "kar", "pix", "zer", "mor")
 _WIKI_FILES = ("raw_features.mat", "trainset_txt_img_cat.list", "testset_txt_img_cat.list")
+
+# name -> (cell variable, label variable, view names in stored order, number of classes)
+_MULTIVIEW: dict[str, tuple[str, str, tuple[str, ...], int]] = {
+    "BBCSport": ("X", "y", ("part1", "part2"), 5),
+    "Reuters-1200": ("X", "y", ("english", "french", "german", "spanish", "italian"), 6),
+    "MSRC_v1": ("fea", "gt", ("cm", "hog", "gist", "lbp", "centrist"), 7),
+    "100Leaves": ("X", "y", ("margin", "shape", "texture"), 100),
+    "Prokaryotic": ("X", "y", ("gene_repertoire", "proteome_composition", "text"), 4),
+}
+#: Names accepted by :func:`load_multiview`.
+MULTIVIEW_DATASETS: tuple[str, ...] = tuple(_MULTIVIEW)
 
 
 def default_data_home(data_home: str | os.PathLike | None = None) -> Path:
@@ -166,6 +181,117 @@ def load_nutrimouse(
     return MultiModal({"gene": gene, "lipid": lipid}), y
 
 
+def load_multiview(
+    name: str,
+    data_home: str | os.PathLike | None = None,
+    split: str | None = None,
+) -> tuple[MultiModal, np.ndarray]:
+    """One of five multi-view benchmark sets, with a fixed stratified 70/30 split.
+
+    The files are MATLAB v5 files expected in
+    ``<data_home>/multiview/<name>/<name>.mat``. Samples are in rows in every
+    view; all views share one label vector. Every view is returned as a dense
+    float64 array, as stored (no scaling, no tf-idf).
+
+    ===============  =====  =======  ================================================
+    name             n      classes  views (features)
+    ===============  =====  =======  ================================================
+    "BBCSport"       544    5        "part1" (3183), "part2" (3203)
+    "Reuters-1200"   1200   6        "english", "french", "german", "spanish",
+                                     "italian" (2000 each)
+    "MSRC_v1"        210    7        "cm" (24), "hog" (576), "gist" (512),
+                                     "lbp" (256), "centrist" (254)
+    "100Leaves"      1600   100      "margin" (64), "shape" (64), "texture" (64)
+    "Prokaryotic"    551    4        "gene_repertoire" (393),
+                                     "proteome_composition" (3), "text" (438)
+    ===============  =====  =======  ================================================
+
+    Notes on the views:
+
+    - BBCSport and Reuters-1200 are text: length-normalised term frequencies
+      (BBCSport, two disjoint segments of each article) and tf-idf-like word
+      weights (Reuters, the same documents in five languages, in the order the
+      source repository lists them). They are sparse, about 2% non-zero, but
+      stored dense; they are returned dense. Reuters' "italian" view has one
+      all-zero row. Both hold a few duplicate samples (identical in every view,
+      same label): 7 pairs in BBCSport, 3 in Reuters-1200; the split may put
+      the two copies on different sides.
+    - MSRC_v1: colour moments, HOG, GIST, LBP and CENTRIST image features;
+      "lbp" and "centrist" are stored as integers and converted to float64.
+    - 100Leaves: the source lists its views as shape, margin, texture, but the
+      stored order is margin, shape, texture: views 0 and 2 are histograms
+      (each row sums to 1), view 1 is the 64-value contour signature (values
+      about 6e-4, rows summing to about 0.04), and view 0's first row is the
+      first row of the UCI margin file.
+    - Prokaryotic: already preprocessed real values (with negatives); classes
+      are imbalanced (313 / 91 / 35 / 112).
+
+    Labels are the stored integers ``1..n_classes``.
+
+    Parameters
+    ----------
+    name : str
+        One of :data:`MULTIVIEW_DATASETS`.
+    data_home : str or path-like, default=None
+        Folder holding ``multiview/``; defaults to ``$SKCROSS_DATA_HOME``, else
+        ``../shared/data``.
+    split : {None, "train", "test"}, default=None
+        ``None`` returns every sample. ``"train"`` / ``"test"`` return the two
+        parts of the fixed split ``train_test_split(test_size=0.3, stratify=y,
+        random_state=0)``, so every benchmark uses the same split.
+
+    Returns
+    -------
+    X : MultiModal
+        One modality per view, named as in the table above.
+    y : ndarray of shape (n_samples,)
+        Integer class labels.
+
+    Raises
+    ------
+    ValueError
+        When ``name`` or ``split`` is not one of the accepted values.
+    FileNotFoundError
+        When the data set's file is not in ``data_home``.
+
+    Examples
+    --------
+    >>> from skcross.datasets import MULTIVIEW_DATASETS, load_multiview
+    >>> MULTIVIEW_DATASETS
+    ('BBCSport', 'Reuters-1200', 'MSRC_v1', '100Leaves', 'Prokaryotic')
+    >>> X_train, y_train = load_multiview("MSRC_v1", split="train")  # doctest: +SKIP
+    >>> X_train.names, X_train.shape  # doctest: +SKIP
+    (['cm', 'hog', 'gist', 'lbp', 'centrist'], (147, 5))
+    """
+    from scipy.io import loadmat
+    from sklearn.model_selection import train_test_split
+
+    if name not in _MULTIVIEW:
+        raise ValueError(f"name must be one of {list(MULTIVIEW_DATASETS)}, got {name!r}.")
+    if split not in (None, "train", "test"):
+        raise ValueError(f"split must be None, 'train' or 'test', got {split!r}.")
+    x_var, y_var, views, n_classes = _MULTIVIEW[name]
+    folder = default_data_home(data_home) / "multiview" / name
+    _require(folder, [f"{name}.mat"], name)
+    mat = loadmat(folder / f"{name}.mat", variable_names=[x_var, y_var])
+    arrays = [np.asarray(v, dtype=np.float64) for v in mat[x_var].flat]
+    y = np.asarray(mat[y_var]).ravel().astype(np.int64)
+    if len(arrays) != len(views) or any(a.shape[0] != len(y) for a in arrays):
+        raise ValueError(
+            f"{name}: expected {len(views)} views of {len(y)} samples in rows, got shapes "
+            f"{[a.shape for a in arrays]} in {folder}."
+        )
+    if len(np.unique(y)) != n_classes:
+        raise ValueError(f"{name}: expected {n_classes} classes, found {len(np.unique(y))}.")
+    X = MultiModal(dict(zip(views, arrays)))
+    if split is None:
+        return X, y
+    X_train, X_test, y_train, y_test = train_test_split(
+        X, y, test_size=0.3, stratify=y, random_state=0
+    )
+    return (X_train, y_train) if split == "train" else (X_test, y_test)
+
+
 def make_multimodal_classification(
     n_samples: int = 200,
     n_modalities: int = 2,
@@ -175,12 +301,35 @@ def make_multimodal_classification(
     noise: float = 0.5,
     multilabel: bool = False,
     random_state: Any = None,
+    *,
+    class_sep: float = 2.0,
 ) -> tuple[MultiModal, np.ndarray]:
     """Synthetic paired modalities that share a class-structured latent space.
 
     Each sample has a latent point drawn around its class centre (the mean of its
     labels' centres for multi-label data); each modality observes it through its
-    own random linear map followed by a ``tanh`` and Gaussian noise.
+    own random linear map followed by a ``tanh`` and Gaussian noise. For three
+    preset difficulty levels see :func:`multimodal_difficulty`.
+
+    Parameters
+    ----------
+    n_samples : int, default=200
+    n_modalities : int, default=2
+    n_classes : int, default=3
+    n_features : int or sequence of int, default=10
+        Features per modality (one value for all, or one per modality).
+    n_latent : int, default=4
+        Dimension of the shared latent space.
+    noise : float, default=0.5
+        Standard deviation of the Gaussian noise added to every feature (the
+        noiseless features lie in (-1, 1)).
+    multilabel : bool, default=False
+        Multi-label data: about 1.5 labels per sample.
+    random_state : int, RandomState instance or None, default=None
+    class_sep : float, default=2.0
+        Standard deviation of the class centres' coordinates. Samples spread
+        around their centre with standard deviation 0.5 per latent dimension,
+        so smaller values make the classes overlap more.
 
     Returns
     -------
@@ -200,10 +349,12 @@ def make_multimodal_classification(
     rng = check_random_state(random_state)
     if n_modalities < 1 or n_classes < 1 or n_samples < 1:
         raise ValueError("n_samples, n_modalities and n_classes must be positive.")
+    if not class_sep > 0:
+        raise ValueError(f"class_sep must be positive, got {class_sep!r}.")
     dims = [n_features] * n_modalities if np.isscalar(n_features) else list(n_features)
     if len(dims) != n_modalities:
         raise ValueError(f"n_features has {len(dims)} entries for {n_modalities} modalities.")
-    centres = 2.0 * rng.randn(n_classes, n_latent)
+    centres = class_sep * rng.randn(n_classes, n_latent)
     if multilabel:
         y = (rng.rand(n_samples, n_classes) < 1.5 / n_classes).astype(int)
         empty = y.sum(axis=1) == 0
@@ -218,6 +369,48 @@ def make_multimodal_classification(
         W = rng.randn(n_latent, int(d)) / np.sqrt(n_latent)
         arrays.append(np.tanh(Z @ W) + noise * rng.randn(n_samples, int(d)))
     return MultiModal(arrays), y
+
+
+#: Parameters of :func:`make_multimodal_classification` for three difficulty
+#: levels, fixed before any model was scored on them. From easy to hard the
+#: classes come closer (``class_sep`` 2 -> 1 -> 0.5 against a within-class
+#: spread of 0.5), the noise grows (0.2 -> 0.5 -> 1.0 against noiseless
+#: features in (-1, 1)), there are more classes (5 -> 10 -> 20) and the same
+#: 8-d latent signal is spread over more features (so fewer of each view's
+#: dimensions per latent direction survive the noise).
+MULTIMODAL_DIFFICULTY: dict[str, dict[str, Any]] = {
+    "easy": dict(n_samples=1000, n_modalities=2, n_classes=5, n_features=(20, 20), n_latent=8,
+                 noise=0.2, class_sep=2.0),
+    "medium": dict(n_samples=1000, n_modalities=2, n_classes=10, n_features=(50, 30), n_latent=8,
+                   noise=0.5, class_sep=1.0),
+    "hard": dict(n_samples=1000, n_modalities=2, n_classes=20, n_features=(100, 50), n_latent=8,
+                 noise=1.0, class_sep=0.5),
+}
+
+
+def multimodal_difficulty(level: str) -> dict[str, Any]:
+    """Parameters of :func:`make_multimodal_classification` for a difficulty level.
+
+    Parameters
+    ----------
+    level : {"easy", "medium", "hard"}
+        See :data:`MULTIMODAL_DIFFICULTY` for the values and how they differ.
+
+    Returns
+    -------
+    dict
+        A fresh copy of the keyword arguments (no ``random_state``).
+
+    Examples
+    --------
+    >>> from skcross.datasets import make_multimodal_classification, multimodal_difficulty
+    >>> X, y = make_multimodal_classification(**multimodal_difficulty("hard"), random_state=0)
+    >>> X.shape, len(set(y))
+    ((1000, 2), 20)
+    """
+    if level not in MULTIMODAL_DIFFICULTY:
+        raise ValueError(f"level must be one of {list(MULTIMODAL_DIFFICULTY)}, got {level!r}.")
+    return dict(MULTIMODAL_DIFFICULTY[level])
 
 
 def join_digit_halves(left: Any, right: Any) -> np.ndarray:
