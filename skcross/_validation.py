@@ -25,6 +25,7 @@ __all__ = [
     "check_number",
     "check_choice",
     "check_layer_sizes",
+    "check_betas",
 ]
 
 
@@ -453,3 +454,15 @@ def check_layer_sizes(estimator: Any, name: str, allow_empty: bool = False) -> t
         need = "a tuple of positive integers" + ("" if allow_empty else " (at least one layer)")
         raise ValueError(f"{type(estimator).__name__}: {name} must be {need}, got {sizes!r}.")
     return tuple(int(h) for h in sizes)
+
+
+def check_betas(estimator: Any, name: str = "betas") -> tuple[float, float]:
+    """Validate Adam's ``betas``: two numbers in [0, 1); return them as floats."""
+    value = getattr(estimator, name)
+    try:
+        betas = tuple(float(b) for b in value)
+    except (TypeError, ValueError):
+        betas = ()
+    if len(betas) != 2 or not all(0.0 <= b < 1.0 for b in betas):
+        raise ValueError(f"{type(estimator).__name__}: {name} must be two numbers in [0, 1), got {value!r}.")
+    return betas

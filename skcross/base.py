@@ -8,16 +8,20 @@ implements two hooks, ``_fit(data)`` and ``_transform(index, X)``.
 
 from __future__ import annotations
 
+import contextlib
+import warnings
 from itertools import permutations
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted
 
 from ._multimodal import MultiModal
-from ._torch_utils import resolve_device
+from ._torch_utils import derive_seed, resolve_device
 from ._validation import (
     FitData,
     _is_per_modality_labels,
@@ -30,7 +34,79 @@ from ._version import __version__
 from .exceptions import IncompatibleVersionError, TrainingDivergedError
 from .metrics import mean_average_precision, top_k_similarities
 
-__all__ = ["CrossModalEstimator", "check_finite_loss"]
+__all__ = ["CrossModalEstimator", "check_finite_loss", "standardization", "COMMON_CONSTRAINTS"]
+
+# Named random streams derived from ``random_state``: each use of randomness in
+# a fit draws from its own stream, so changing one (say, the validation split)
+# never shifts another (the initial weights). Offsets (a modality's position, a
+# layer) give further independent streams within one purpose.
+SEED_STREAMS = {"init": 0, "shuffle": 1, "split": 2, "sample": 3, "projection": 4}
+
+# Constraints of the parameters every estimator shares (scikit-learn's
+# ``_parameter_constraints`` vocabulary); an estimator merges them into its own.
+COMMON_CONSTRAINTS: dict = {
+    "standardize": ["boolean"],
+    "random_state": ["random_state"],
+    "device": [str, torch.device],
+    "verbose": ["verbose"],
+}
+
+# A feature whose spread is this small relative to its magnitude is constant up
+# to rounding (x + 1e8 with unit spread is 1e-8; a constant column is 0).
+_CONSTANT_FEATURE_RTOL = 1e-10
+# Embeddings whose rows differ by less than this (relative, see
+# ``_embedding_spread``) carry no information for ranking.
+_COLLAPSE_TOL = 1e-4
+# Rows per modality embedded to check a fit for collapse.
+_COLLAPSE_CHECK_ROWS = 512
+
+
+def standardization(X: Any) -> tuple[np.ndarray | None, np.ndarray]:
+    """Per-feature mean and scale of ``X``, computed in float64.
+
+    Dense input is centred and scaled; sparse input is only scaled (centring
+    would make it dense), like ``StandardScaler(with_mean=False)``. A constant
+    feature, one whose standard deviation is negligible next to its magnitude,
+    gets scale 1, so that rounding noise is not blown up into signal.
+
+    Returns
+    -------
+    mean : ndarray of shape (n_features,), float64, or None for sparse input
+    scale : ndarray of shape (n_features,), float64
+    """
+    if sp.issparse(X):
+        X = sp.csr_matrix(X, dtype=np.float64)
+        mean = np.asarray(X.mean(axis=0)).ravel()
+        var = np.asarray(X.multiply(X).mean(axis=0)).ravel() - mean**2
+        std = np.sqrt(np.maximum(var, 0.0))
+        magnitude, center = np.abs(mean), None
+    else:
+        X = np.asarray(X, dtype=np.float64)
+        center = X.mean(axis=0)
+        std = X.std(axis=0)
+        magnitude = np.abs(center)
+    constant = (std == 0) | (std <= _CONSTANT_FEATURE_RTOL * magnitude)
+    return center, np.where(constant, 1.0, std)
+
+
+def _embedding_spread(E: np.ndarray, metric: str) -> float:
+    """How much the rows of ``E`` differ, relative to their size (0: all equal).
+
+    For cosine retrieval the rows are normalised first (their direction is
+    what ranks); otherwise the RMS deviation from the mean row is divided by
+    the RMS row norm.
+    """
+    E = np.asarray(E, dtype=np.float64)
+    if E.shape[0] < 2:
+        return np.inf
+    if metric == "cosine":
+        norms = np.linalg.norm(E, axis=1, keepdims=True)
+        E = E / np.where(norms > 0, norms, 1.0)
+        size = 1.0
+    else:
+        size = float(np.sqrt(np.mean(np.sum(E**2, axis=1))))
+    deviation = float(np.sqrt(np.mean(np.sum((E - E.mean(axis=0)) ** 2, axis=1))))
+    return deviation / size if size > 0 else 0.0
 
 
 def _compatible(saved: str, current: str) -> bool:
@@ -89,6 +165,12 @@ class CrossModalEstimator(TransformerMixin, BaseEstimator):
     _retrieval_metric: str = "cosine"
     _min_modalities: int = 2
     _quick_test_params: dict = {}
+    _parameter_constraints: dict = {}
+    # What the collapse warning suggests when a modality's embeddings are constant.
+    _collapse_remedy: str = (
+        "check that the modality varies (constant or duplicated columns?), "
+        "keep standardize=True, or try another learning rate or more epochs"
+    )
 
     # ------------------------------------------------------------------ hooks
     def _fit(self, data: FitData) -> None:  # pragma: no cover - abstract
@@ -100,6 +182,22 @@ class CrossModalEstimator(TransformerMixin, BaseEstimator):
     def _get_retrieval_metric(self) -> str:
         """The similarity ``score`` and ``retrieve`` rank by."""
         return self._retrieval_metric
+
+    def _check_params(self) -> None:
+        """Checks beyond ``_parameter_constraints`` (several parameters together,
+        the device being present); run before the data are looked at. Subclasses
+        extend it and call ``super()._check_params()``."""
+        if "device" in self.get_params(deep=False):
+            resolve_device(self.device)
+
+    def _standardized_modalities(self, data: FitData) -> list[bool]:
+        """Which modalities are standardised; ``data`` holds the raw float64 input.
+
+        By default every modality when ``standardize`` is set. Methods whose
+        likelihood needs the raw scale of some modalities (binary units,
+        Bernoulli decoders) override this.
+        """
+        return [bool(getattr(self, "standardize", True))] * len(data.X)
 
     # -------------------------------------------------------------------- fit
     def fit(self, X: Any, y: Any = None) -> "CrossModalEstimator":
@@ -118,11 +216,16 @@ class CrossModalEstimator(TransformerMixin, BaseEstimator):
         -------
         self
         """
+        self._validate_params()
+        self._check_params()
         data = self._validate_fit_data(X, y)
         self._fit(data)
+        self._check_not_collapsed(data)
         return self
 
     def _validate_fit_data(self, X: Any, y: Any) -> FitData:
+        # Validated in float64 and standardised before any cast, so that inputs
+        # scaled by 1e-9 or offset by 1e8 lose nothing to float32 rounding.
         data = validate_fit_data(
             X,
             y,
@@ -130,7 +233,7 @@ class CrossModalEstimator(TransformerMixin, BaseEstimator):
             requires_pairs=self._requires_pairs,
             requires_labels=self._requires_labels,
             accept_sparse=self._accept_sparse,
-            dtype=self._input_dtype,
+            dtype=np.float64,
             min_modalities=self._min_modalities,
         )
         self.modalities_ = list(data.names)
@@ -139,7 +242,64 @@ class CrossModalEstimator(TransformerMixin, BaseEstimator):
         if data.Y is not None:
             self.classes_ = data.classes
             self.multilabel_ = data.multilabel
+        self.feature_mean_, self.feature_scale_ = [], []
+        for X_c, standardize in zip(data.X, self._standardized_modalities(data)):
+            mean, scale = standardization(X_c) if standardize else (None, None)
+            self.feature_mean_.append(mean)
+            self.feature_scale_.append(scale)
+        data.X = [self._standardize(c, X_c) for c, X_c in enumerate(data.X)]
         return data
+
+    def _standardize(self, index: int, X: Any) -> Any:
+        """Validated float64 samples of modality ``index``, standardised as at
+        fit time and cast to ``_input_dtype``."""
+        mean, scale = self.feature_mean_[index], self.feature_scale_[index]
+        if sp.issparse(X):
+            if scale is not None:
+                X = sp.csr_matrix(X.multiply(1.0 / scale))
+            return X.astype(self._input_dtype)
+        if scale is not None:
+            X = (X - mean) / scale if mean is not None else X / scale
+        return np.ascontiguousarray(X, dtype=self._input_dtype)
+
+    def _unstandardize(self, index: int, X: np.ndarray) -> np.ndarray:
+        """Map standardised values of modality ``index`` back to the input scale."""
+        mean, scale = self.feature_mean_[index], self.feature_scale_[index]
+        if scale is None:
+            return X
+        X = np.asarray(X, dtype=np.float64) * scale
+        return X + mean if mean is not None else X
+
+    def _add_modality_standardization(self, X: Any, standardize: bool) -> Any:
+        """Record the standardisation of a modality added after ``fit``; return
+        its standardised samples (``X`` validated in float64)."""
+        mean, scale = standardization(X) if standardize else (None, None)
+        self.feature_mean_.append(mean)
+        self.feature_scale_.append(scale)
+        return self._standardize(len(self.feature_mean_) - 1, X)
+
+    def _check_not_collapsed(self, data: FitData) -> None:
+        """Warn when a modality's embeddings of training samples are (nearly) constant.
+
+        A model that learned nothing must say so: constant embeddings rank
+        every item the same and would otherwise pass silently.
+        """
+        metric = self._get_retrieval_metric()
+        for c, X_c in enumerate(data.X):
+            emb = self._transform(c, X_c[:_COLLAPSE_CHECK_ROWS])
+            if _embedding_spread(emb, metric) < _COLLAPSE_TOL:
+                warnings.warn(
+                    f"{type(self).__name__}: the embeddings of modality "
+                    f"{self.modalities_[c]!r} are (nearly) constant, so the model learned "
+                    f"nothing usable for it; {self._collapse_remedy}.",
+                    ConvergenceWarning,
+                    stacklevel=3,
+                )
+
+    # ---------------------------------------------------------------- seeds
+    def _seed(self, stream: str, *offsets: int) -> int:
+        """The seed of the named random stream (``SEED_STREAMS``) of this fit."""
+        return derive_seed(self.random_state, SEED_STREAMS[stream], *offsets)
 
     # -------------------------------------------------------------- transform
     def _check_modality(self, modality: Any, X: Any) -> tuple[int, Any]:
@@ -150,11 +310,11 @@ class CrossModalEstimator(TransformerMixin, BaseEstimator):
             X,
             self.modalities_[index],
             accept_sparse=self._accept_sparse,
-            dtype=self._input_dtype,
+            dtype=np.float64,
             n_features=self.n_features_in_[index],
             estimator_name=type(self).__name__,
         )
-        return index, X
+        return index, self._standardize(index, X)
 
     def _match_modalities(self, X: Any, what: str = "X") -> list:
         """Arrays of a multi-modal input, ordered like the fitted modalities."""
@@ -271,6 +431,26 @@ class CrossModalEstimator(TransformerMixin, BaseEstimator):
         from tqdm.auto import tqdm
 
         return tqdm(iterable, total=total, desc=desc or type(self).__name__, leave=False)
+
+    @contextlib.contextmanager
+    def _interruptible(self, what: str) -> Iterator[dict]:
+        """Let Ctrl-C end a training loop early and keep what was learned so far.
+
+        The block's dict gets ``interrupted=True`` when the user pressed Ctrl-C;
+        a warning says what the model keeps. skorch nets handle this
+        themselves; this is for hand-written loops (MinVIRBM, HarmonizedGPLVM).
+        """
+        state = {"interrupted": False}
+        try:
+            yield state
+        except KeyboardInterrupt:
+            state["interrupted"] = True
+            warnings.warn(
+                f"{type(self).__name__}: {what} was interrupted (Ctrl-C); the model keeps "
+                "the parameters reached so far.",
+                UserWarning,
+                stacklevel=3,
+            )
 
     # ------------------------------------------------------------ persistence
     def __getstate__(self):
