@@ -188,3 +188,62 @@ def test_reuse_assembles_a_run_from_cached_rows(tmp_path, monkeypatch):
              "--out", str(tmp_path), "--no-figures", "--reuse"]
     run(quick)
     assert calls == ["labelspace"]
+
+
+def test_default_output_never_touches_committed_results(tmp_path, monkeypatch):
+    """Run from a repository root with the default --out, a quick/smoke run writes to a
+    scratch folder and leaves the committed benchmarks/RESULTS.md and CSVs alone."""
+    monkeypatch.chdir(tmp_path)
+    committed = tmp_path / "benchmarks"
+    committed.mkdir()
+    files = {name: f"committed {name}\n" for name in ("RESULTS.md", "results.csv", "results_pairs.csv")}
+    for name, text in files.items():
+        (committed / name).write_text(text, encoding="utf-8")
+    results, failures = run(["--datasets", "digits", "--methods", "labelspace", "--smoke", "--max-samples", "150",
+                             "--no-figures", "--no-progress"])
+    assert failures == [] and len(results) == 1
+    for name, text in files.items():
+        assert (committed / name).read_text(encoding="utf-8") == text, f"{name} was overwritten"
+    scratch = committed / "_out" / "smoke"
+    assert "| digits |" in (scratch / "RESULTS.md").read_text(encoding="utf-8")
+    assert (scratch / "results.csv").is_file()
+    # Asking for the committed folder with a short budget is refused, not obeyed.
+    with pytest.raises(SystemExit, match="cannot replace them"):
+        run(["--datasets", "digits", "--methods", "labelspace", "--quick", "--update-results"])
+    for name, text in files.items():
+        assert (committed / name).read_text(encoding="utf-8") == text
+
+
+def test_progress_bar_counts_every_fit(monkeypatch):
+    """One bar per method and data set, labelled with both, advanced once per fit."""
+    import tqdm.auto
+
+    bars = []
+
+    class RecordingBar(tqdm.auto.tqdm):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            bars.append(self)
+
+    monkeypatch.setattr(tqdm.auto, "tqdm", RecordingBar)
+    X, y = make_multimodal_classification(n_samples=120, n_modalities=2, n_features=[5, 4], random_state=0)
+    split = Split("toy", X[:80], X[80:], y[:80], y[80:], "toy")
+    evaluate(METHODS["labelspace"], split, "smoke", progress=True)
+    assert len(bars) == 1
+    assert bars[0].desc.startswith("toy / Label space")
+    # smoke grid C in {0.1, 1} on one hold-out split: 2 fits, then the refit.
+    assert (bars[0].n, bars[0].total) == (3, 3)
+    bars.clear()
+    evaluate(METHODS["labelspace"], split, "smoke")  # progress is off by default
+    assert bars == []
+
+
+@pytest.mark.parametrize("option, value, message", [
+    ("--max-samples", "0", "--max-samples must be at least 20, got 0"),
+    ("--max-samples", "ten", "--max-samples takes an integer"),
+    ("--cv", "1", "--cv must be at least 2, got 1"),
+])
+def test_bad_option_values_are_named(option, value, message, capsys):
+    with pytest.raises(SystemExit):
+        run(["--datasets", "digits", "--methods", "labelspace", "--smoke", option, value])
+    assert message in capsys.readouterr().err

@@ -236,8 +236,8 @@ METHODS: dict[str, MethodSpec] = {
             "dscmr", "DSCMR", "DSCMR",
             fixed=_by_budget(
                 {},
-                {"n_components": 64, "hidden_size": 256, "max_epochs": 20, "lr": 1e-3},
-                {"n_components": 256, "hidden_size": 1024, "max_epochs": 100, "lr": 1e-3},
+                {"n_components": 64, "hidden_layer_sizes": (256,), "max_epochs": 20, "lr": 1e-3},
+                {"n_components": 256, "hidden_layer_sizes": (1024,), "max_epochs": 100, "lr": 1e-3},
             ),
             grid=_by_budget({}, {"eta": [1e-2, 1e-1]}, {"lam": [1e-3, 1e-1], "eta": [1e-2, 1e-1]}),
         ),
@@ -352,22 +352,54 @@ def _pipeline(estimator: Any, n_modalities: int) -> Pipeline:
     )
 
 
-def _tune_and_fit(spec: MethodSpec, X: MultiModal, y: np.ndarray, budget: str, cv: int | None, seed: int):
-    """GridSearchCV on the training data; returns (fitted pipeline, best params, search s, refit s)."""
+class _CountingScorer:
+    """A scorer that advances a progress bar once per call (once per fitted candidate and split)."""
+
+    def __init__(self, scorer: Callable, bar: Any):
+        self.scorer = scorer
+        self.bar = bar
+
+    def __call__(self, estimator, X, y=None):
+        score = self.scorer(estimator, X, y)
+        if self.bar is not None:
+            self.bar.update(1)
+        return score
+
+
+def _n_fits(spec: MethodSpec, budget: str, cv: int | None, seed: int) -> int:
+    """Fits one group of views costs: every candidate on every split, plus the refit."""
+    grid = spec.grid(budget)
+    if not any(len(v) > 1 for v in grid.values()):
+        return 1
+    n_candidates = int(np.prod([len(v) for v in grid.values()]))
+    return n_candidates * _cv(cv, seed).get_n_splits() + 1
+
+
+def _tune_and_fit(spec: MethodSpec, X: MultiModal, y: np.ndarray, budget: str, cv: int | None, seed: int,
+                  bar: Any = None):
+    """GridSearchCV on the training data; returns (fitted pipeline, best params, search s, refit s).
+
+    ``bar`` (a tqdm bar or None) advances once per fit: each candidate on each
+    split, then the refit.
+    """
     pipe = _pipeline(spec.build(budget, seed), X.n_modalities)
     grid = {f"est__{k}": v for k, v in spec.grid(budget).items()}
     t0 = time.perf_counter()
     if any(len(v) > 1 for v in grid.values()):
         search = GridSearchCV(
-            pipe, grid, scoring=make_map_scorer(mean=True), cv=_cv(cv, seed),
+            pipe, grid, scoring=_CountingScorer(make_map_scorer(mean=True), bar), cv=_cv(cv, seed),
             refit=True, error_score="raise",
         )
         search.fit(X, y)
+        if bar is not None:
+            bar.update(1)  # the refit on the whole training split
         best = {k.removeprefix("est__"): v for k, v in search.best_params_.items()}
         return search.best_estimator_, best, time.perf_counter() - t0, search.refit_time_
     # Nothing to choose: a single fit.
     pipe.set_params(**{k: v[0] for k, v in grid.items()})
     pipe.fit(X, y)
+    if bar is not None:
+        bar.update(1)
     elapsed = time.perf_counter() - t0
     return pipe, {k.removeprefix("est__"): v[0] for k, v in grid.items()}, elapsed, elapsed
 
@@ -386,8 +418,14 @@ def _format_params(params: dict) -> str:
     return ", ".join(f"{k}={fmt(v)}" for k, v in sorted(params.items())) or "-"
 
 
-def evaluate(spec: MethodSpec, split: Split, budget: str, cv: int | None = None, seed: int = 0) -> Result:
-    """Tune, fit and score one method on one split."""
+def evaluate(spec: MethodSpec, split: Split, budget: str, cv: int | None = None, seed: int = 0,
+             progress: bool = False) -> Result:
+    """Tune, fit and score one method on one split.
+
+    With ``progress=True`` a tqdm bar on stderr, labelled with the data set and
+    the method, advances once per fit (every grid candidate on every split of
+    the search, then the refit).
+    """
     names = split.X_train.names
     fixed = spec.fixed(budget)
     settings = [budget] + ([_format_params(fixed)] if fixed else [])
@@ -399,18 +437,28 @@ def evaluate(spec: MethodSpec, split: Split, budget: str, cv: int | None = None,
         settings.append(f"fitted pairwise on all {len(groups)} view pairs")
     else:
         groups = [tuple(range(len(names)))]
-    for group in groups:
-        sub = [names[i] for i in group]
-        Xtr = MultiModal({n: split.X_train.modality(n) for n in sub})
-        Xte = MultiModal({n: split.X_test.modality(n) for n in sub})
-        pipe, best, s_t, f_t = _tune_and_fit(spec, Xtr, split.y_train, budget, cv, seed)
-        emb, t_t, metric = _embed(pipe, Xte)
-        maps = cross_modal_map([emb[n] for n in sub], [split.y_test] * len(sub), metric=metric)
-        pair_maps.update({(sub[i], sub[j]): v for (i, j), v in maps.items()})
-        if len(groups) == 1:
-            embeddings = emb
-        best_all.append(best)
-        fit_t, search_t, trans_t = fit_t + f_t, search_t + s_t, trans_t + t_t
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(groups) * _n_fits(spec, budget, cv, seed), desc=f"{split.name} / {spec.label}",
+                   unit="fit", leave=False, file=sys.stderr)
+    try:
+        for group in groups:
+            sub = [names[i] for i in group]
+            Xtr = MultiModal({n: split.X_train.modality(n) for n in sub})
+            Xte = MultiModal({n: split.X_test.modality(n) for n in sub})
+            pipe, best, s_t, f_t = _tune_and_fit(spec, Xtr, split.y_train, budget, cv, seed, bar)
+            emb, t_t, metric = _embed(pipe, Xte)
+            maps = cross_modal_map([emb[n] for n in sub], [split.y_test] * len(sub), metric=metric)
+            pair_maps.update({(sub[i], sub[j]): v for (i, j), v in maps.items()})
+            if len(groups) == 1:
+                embeddings = emb
+            best_all.append(best)
+            fit_t, search_t, trans_t = fit_t + f_t, search_t + s_t, trans_t + t_t
+    finally:
+        if bar is not None:
+            bar.close()
     if len(best_all) == 1:
         best_str = _format_params(best_all[0])
     else:
@@ -586,6 +634,21 @@ def _parse_list(value: str, allowed: Sequence[str], what: str) -> list[str]:
     return items
 
 
+def _positive_int(option: str, minimum: int) -> Callable[[str], int]:
+    """An argparse type: an integer of at least ``minimum``, with a message naming the option."""
+
+    def parse(value: str) -> int:
+        try:
+            number = int(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{option} takes an integer, got {value!r}") from None
+        if number < minimum:
+            raise argparse.ArgumentTypeError(f"{option} must be at least {minimum}, got {number}")
+        return number
+
+    return parse
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m skcross.benchmarks",
@@ -593,14 +656,25 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--datasets", default="wikipedia,mfeat,digits", help=f"comma list of {DATASETS} or 'all'")
     p.add_argument("--methods", default="all", help=f"comma list of {list(METHODS)} or 'all'")
-    p.add_argument("--quick", action="store_true", help="fewer epochs/iterations and smaller grids (< 5 min)")
+    p.add_argument("--quick", action="store_true",
+                   help="fewer epochs/iterations and smaller grids: about a minute for --datasets digits, "
+                        "roughly 5-15 minutes for all three data sets on an idle 2-core CPU (more under load); "
+                        "writes to benchmarks/_out/quick/ unless --out is given")
     p.add_argument("--smoke", action="store_true",
                    help="tiniest settings (each estimator's _quick_test_params, for tests); implies tiny grids")
-    p.add_argument("--max-samples", type=int, default=None, help="cap train and test sizes (stratified)")
-    p.add_argument("--cv", type=int, default=None,
+    p.add_argument("--max-samples", type=_positive_int("--max-samples", 20), default=None,
+                   help="cap train and test sizes (stratified; at least 20)")
+    p.add_argument("--cv", type=_positive_int("--cv", 2), default=None,
                    help="GridSearchCV folds on the training split (default: one stratified 80/20 hold-out)")
     p.add_argument("--data-home", default=None, help="folder holding the data sets (default ../shared/data)")
-    p.add_argument("--out", default="benchmarks", help="output folder for RESULTS.md, results.csv, figures/")
+    p.add_argument("--out", default=None,
+                   help="output folder for RESULTS.md, results.csv, figures/ (default: benchmarks/_out/<budget>/, "
+                        "a scratch folder; the committed benchmarks/RESULTS.md is written only with "
+                        "--update-results or an explicit --out benchmarks)")
+    p.add_argument("--update-results", action="store_true",
+                   help="write the committed results in benchmarks/ (full budget only: a --quick or --smoke run "
+                        "never replaces them)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar (one per method and data set)")
     p.add_argument("--no-figures", action="store_true", help="skip the PR / precision-scope PNGs")
     p.add_argument("--random-state", type=int, default=0)
     p.add_argument("--reuse", action="store_true",
@@ -613,6 +687,33 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+COMMITTED_RESULTS = Path("benchmarks")
+
+
+def _output_folder(args: argparse.Namespace, budget: str) -> Path:
+    """Where a run writes: never over the committed results unless the user asked for it.
+
+    An explicit ``--out`` is used as given; ``--update-results`` means the
+    committed ``benchmarks/`` folder and is refused for the quick and smoke
+    budgets; otherwise the run goes to the scratch folder
+    ``benchmarks/_out/<budget>/`` (ignored by git).
+    """
+    if args.update_results:
+        if budget != "full":
+            raise SystemExit(
+                f"--update-results writes the committed full-run results in {COMMITTED_RESULTS}/; a --{budget} run "
+                "cannot replace them. Drop --update-results (the run then writes to "
+                f"{COMMITTED_RESULTS / '_out' / budget}/) or pass --out DIR."
+            )
+        if args.out is not None and Path(args.out).resolve() != COMMITTED_RESULTS.resolve():
+            raise SystemExit(f"--update-results writes to {COMMITTED_RESULTS}/; it cannot be combined with "
+                             f"--out {args.out}.")
+        return COMMITTED_RESULTS
+    if args.out is not None:
+        return Path(args.out)
+    return COMMITTED_RESULTS / "_out" / budget
+
+
 def run(argv: Sequence[str] | None = None) -> tuple[list[Result], list[str]]:
     """Run the benchmark from command-line arguments; returns (results, failures)."""
     args = build_parser().parse_args(argv)
@@ -623,7 +724,7 @@ def run(argv: Sequence[str] | None = None) -> tuple[list[Result], list[str]]:
     specs = [METHODS[k] for k in keys]
     available = [s for s in specs if s.available()]
     skipped = [f"{s.label} (skcross.{s.estimator} is not exported in this version)" for s in specs if not s.available()]
-    out = Path(args.out)
+    out = _output_folder(args, budget)
     out.mkdir(parents=True, exist_ok=True)
     for line in skipped:
         print(f"skipped: {line}", flush=True)
@@ -653,7 +754,7 @@ def run(argv: Sequence[str] | None = None) -> tuple[list[Result], list[str]]:
                 reused.append(f"{name} / {spec.label} (computed {r.computed_at})")
             else:
                 try:
-                    r = evaluate(spec, split, budget, args.cv, args.random_state)
+                    r = evaluate(spec, split, budget, args.cv, args.random_state, progress=not args.no_progress)
                 except Exception as exc:  # a broken method must not lose the other rows
                     msg = f"{name} / {spec.label}: {type(exc).__name__}: {exc}"
                     failures.append(msg)
