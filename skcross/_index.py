@@ -24,6 +24,7 @@ from ._validation import check_choice, check_number, resolve_modality
 from ._version import __version__
 from .base import check_saved_version
 from .exceptions import IncompatibleVersionError
+from .metrics import _similarity as _sim
 from .metrics._ranking import _top_k_first_position
 
 __all__ = ["CrossModalIndex"]
@@ -310,23 +311,14 @@ class CrossModalIndex:
             raise ValueError(f"k must be a positive integer, got {k!r}.")
 
     def _database(self, device: torch.device, dtype: torch.dtype):
-        """The database (and per-row statistics) as tensors on ``device``, cached."""
+        """The database in fixed point (see ``skcross.metrics._similarity``) on ``device``, cached."""
         key = (str(device), dtype, self.n_items_, self._metric())
         if self._device_cache is not None and self._device_cache[0] == key:
-            return self._device_cache[1:]
-        D = torch.from_numpy(self.embeddings_)
-        if device.type == "cuda":
-            D = D.to(device)
-        D = D.to(dtype)
-        metric = self._metric()
-        stat = None
-        if metric == "cosine":
-            norms = torch.linalg.vector_norm(D, dim=1)
-            stat = 1.0 / norms.clamp_min(torch.finfo(dtype).tiny)
-        elif metric == "euclidean":
-            stat = (D * D).sum(dim=1)
-        self._device_cache = (key, D, stat)
-        return D, stat
+            return self._device_cache[1]
+        D = torch.from_numpy(self.embeddings_).to(device)
+        D = _sim.to_fixed(D, self._metric(), _sim.fraction_bits(D.shape[1]), precise=True)
+        self._device_cache = (key, D)
+        return D
 
     def _search_torch(self, Q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         device = resolve_device(self.device)
@@ -334,27 +326,19 @@ class CrossModalIndex:
         dtype = torch.promote_types(
             torch.from_numpy(Q[:0]).dtype, torch.from_numpy(self.embeddings_[:0]).dtype
         )
-        D, stat = self._database(device, dtype)
+        D = self._database(device, dtype)
         n, block = D.shape[0], int(self.batch_size)
         q_chunk = max(1, _BLOCK_ELEMENTS // min(block, n))
         out_idx, out_sim = [], []
         with torch.no_grad():
             for qs in range(0, Q.shape[0], q_chunk):
-                Qc = torch.from_numpy(np.ascontiguousarray(Q[qs : qs + q_chunk])).to(device, dtype)
-                if metric == "cosine":
-                    Qc = Qc / torch.linalg.vector_norm(Qc, dim=1, keepdim=True).clamp_min(
-                        torch.finfo(dtype).tiny
-                    )
-                q_sq = (Qc * Qc).sum(dim=1, keepdim=True) if metric == "euclidean" else None
+                Qc = torch.from_numpy(np.ascontiguousarray(Q[qs : qs + q_chunk])).to(device)
+                # Fixed point: a query's similarity to identical database rows is
+                # bit-identical in every block, so ties keep database order.
+                Qc = _sim.to_fixed(Qc, metric, D.bits, precise=True)
                 best_s = best_i = None
                 for ds in range(0, n, block):
-                    Dc = D[ds : ds + block]
-                    s = Qc @ Dc.T
-                    if metric == "cosine":
-                        s *= stat[ds : ds + block]
-                    elif metric == "euclidean":
-                        sq = q_sq - 2.0 * s + stat[ds : ds + block]
-                        s = -sq.clamp_min_(0.0).sqrt_()
+                    s = _sim.similarity(Qc, D[ds : ds + block], metric)
                     ts, ti = _top_k_first_position(s, min(k, s.shape[1]))
                     ti += ds
                     if best_s is None:
@@ -370,7 +354,7 @@ class CrossModalIndex:
                 by_pos = torch.argsort(best_i, dim=1)
                 best_s, best_i = best_s.gather(1, by_pos), best_i.gather(1, by_pos)
                 order = torch.sort(best_s, dim=1, descending=True, stable=True).indices
-                out_sim.append(best_s.gather(1, order).cpu())
+                out_sim.append(best_s.gather(1, order).to(dtype).cpu())
                 out_idx.append(best_i.gather(1, order).cpu())
         return torch.cat(out_idx).numpy(), torch.cat(out_sim).numpy()
 

@@ -1,187 +1,623 @@
-"""Cross-modal retrieval metrics: exact, vectorised, computed in bounded memory.
+"""Class-level and graded cross-modal retrieval metrics: exact, tie-aware,
+vectorised, computed in bounded memory.
 
 Every metric ranks a database of one modality for each query of another by a
 similarity (cosine by default), then measures how relevant items are placed.
-Two items are relevant to each other when they share at least one label.
-Ties in similarity are broken by database position (stable sort), so results
-are deterministic.
+With 1-D class labels an item is relevant when it has the query's class; with
+2-D indicator matrices when it shares at least one label (graded metrics use
+the number of shared labels as the gain).
+
+Ties: ``ties="average"`` (the default) gives the expected value over every
+ordering of tied items, so the database order never matters and embeddings
+that tie everywhere score chance; ``"optimistic"`` and ``"pessimistic"`` put
+relevant items first or last among tied ones; ``"stable"`` keeps database
+order. Similarities are computed in fixed point so that identical rows tie
+exactly (see ``_similarity``).
 """
 
 from __future__ import annotations
 
 import os
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 import torch
+
+from . import _similarity as sim_
+from ._ties import (
+    Gains,
+    average_precision,
+    check_choice,
+    check_ties,
+    dcg,
+    discounts,
+    fraction_in_top,
+    harmonic,
+    ideal_dcg,
+    positions,
+    rowsum,
+)
 
 __all__ = [
     "mean_average_precision",
     "average_precision_scores",
     "precision_recall_curve",
     "precision_at_k",
+    "map_at_r",
+    "r_precision",
+    "ndcg_at_k",
+    "acg_at_k",
     "top_k_similarities",
     "similarity_matrix",
 ]
 
-_METRICS = ("cosine", "dot", "euclidean")
-# Bytes a chunk of queries may use (similarities, ranks, relevance, precisions).
+# Bytes a chunk of queries may use (similarities, sorted copy, ranks, masks).
 _CHUNK_BYTES = 256 * 2**20
-
-
-def _as_embedding(E: Any, what: str, device: torch.device | None) -> torch.Tensor:
-    if isinstance(E, torch.Tensor):
-        t = E.detach()
-    else:
-        if hasattr(E, "toarray"):
-            E = E.toarray()
-        arr = np.asarray(E)
-        if arr.dtype.kind not in "biuf":
-            raise TypeError(f"{what} must be numeric, got dtype {arr.dtype}.")
-        t = torch.from_numpy(np.ascontiguousarray(arr))
-    if t.ndim != 2:
-        raise ValueError(f"{what} must be 2-D (n_items, n_dims), got shape {tuple(t.shape)}.")
-    if t.shape[0] == 0:
-        raise ValueError(f"{what} is empty.")
-    if not t.is_floating_point():
-        t = t.double()
-    if not torch.isfinite(t).all():
-        raise ValueError(f"{what} contains NaN or inf.")
-    if device is not None:
-        t = t.to(device)
-    return t
-
-
-def _prepare(query_emb, database_emb, metric, device, float64_on_cpu=True):
-    if metric not in _METRICS:
-        raise ValueError(f"metric must be one of {_METRICS}, got {metric!r}.")
-    if device is None:
-        device = query_emb.device if isinstance(query_emb, torch.Tensor) else torch.device("cpu")
-    else:
-        device = torch.device(device)
-    Q = _as_embedding(query_emb, "query_emb", device)
-    D = _as_embedding(database_emb, "database_emb", device)
-    if Q.shape[1] != D.shape[1]:
-        raise ValueError(
-            f"query_emb has {Q.shape[1]} dimensions but database_emb has {D.shape[1]}."
-        )
-    dtype = torch.promote_types(Q.dtype, D.dtype)
-    if float64_on_cpu and device.type == "cpu":
-        # float64 similarities: float32 would tie thousands of near-equal scores
-        # in a large database, and every tie would cost a stable argsort.
-        dtype = torch.float64
-    Q, D = Q.to(dtype), D.to(dtype)
-    if metric == "cosine":
-        Q = Q / Q.norm(dim=1, keepdim=True).clamp_min(torch.finfo(dtype).tiny)
-        D = D / D.norm(dim=1, keepdim=True).clamp_min(torch.finfo(dtype).tiny)
-    return Q, D
-
-
-def _similarity(Qc: torch.Tensor, D: torch.Tensor, metric: str) -> torch.Tensor:
-    if metric == "euclidean":
-        # Negative distance, so that larger is more similar for every metric.
-        return -torch.cdist(Qc, D)
-    return Qc @ D.T
-
-
-def similarity_matrix(query_emb, database_emb, metric: str = "cosine") -> np.ndarray:
-    """Full query x database similarity matrix (small problems and tests only)."""
-    Q, D = _prepare(query_emb, database_emb, metric, None)
-    return _similarity(Q, D, metric).cpu().numpy()
-
-
-class _Relevance:
-    """Relevance of database items to queries, from labels (1-D classes or 2-D indicators)."""
-
-    def __init__(self, query_labels, database_labels, n_query, n_database, device):
-        q = _label_array(query_labels, "query_labels", n_query)
-        d = _label_array(database_labels, "database_labels", n_database)
-        if q.ndim != d.ndim:
-            raise ValueError(
-                "query_labels and database_labels must both be 1-D class labels or "
-                "both 2-D indicator matrices."
-            )
-        if q.ndim == 1:
-            try:
-                _, codes = np.unique(np.concatenate([q, d]), return_inverse=True)
-            except TypeError as exc:
-                raise TypeError(f"labels cannot be compared: {exc}") from exc
-            self.multilabel = False
-            self.q = torch.as_tensor(codes[:n_query], device=device)
-            self.d = torch.as_tensor(codes[n_query:], device=device)
-            d = codes[n_query:]
-            self._members = {int(c): np.flatnonzero(d == c) for c in np.unique(d)}
-        else:
-            if q.shape[1] != d.shape[1]:
-                raise ValueError(
-                    f"query_labels has {q.shape[1]} label columns but database_labels "
-                    f"has {d.shape[1]}."
-                )
-            self.multilabel = True
-            self.q = torch.as_tensor(q != 0, dtype=torch.float32, device=device)
-            self.d = torch.as_tensor(d != 0, dtype=torch.float32, device=device)
-
-    def rows(self, sl: slice) -> torch.Tensor:
-        if self.multilabel:
-            return (self.q[sl] @ self.d.T) > 0
-        return self.q[sl, None] == self.d[None, :]
-
-    def sorted_relevant(self, sims: np.ndarray, sl: slice, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Each query's similarities to its relevant items, ascending, left-padded with -inf.
-
-        ``sims`` holds the rows ``rows`` of the query chunk ``sl``. Returns the
-        padded ``(n_rows, max_relevant)`` array and the relevant counts.
-        """
-        if self.multilabel:
-            relevant = self.rows(sl).cpu().numpy()[rows]
-            n_rel = relevant.sum(axis=1)
-            width = max(int(n_rel.max()), 1)
-            return np.sort(np.where(relevant, sims, -np.inf), axis=1)[:, -width:], n_rel
-        # Single-label: the relevant items of a query are its class's members, so
-        # gather them per class instead of sorting masked full rows.
-        codes = self.q[sl].cpu().numpy()[rows]
-        empty = np.empty(0, dtype=np.intp)
-        n_rel = np.array([self._members.get(int(c), empty).size for c in codes])
-        width = max(int(n_rel.max()), 1)
-        out = np.full((len(codes), width), -np.inf)
-        for c in np.unique(codes):
-            cols = self._members.get(int(c), empty)
-            if cols.size:
-                members = np.flatnonzero(codes == c)
-                out[members, width - cols.size :] = np.sort(sims[np.ix_(members, cols)], axis=1)
-        return out, n_rel
-
-
-def _label_array(y, what: str, n: int) -> np.ndarray:
-    if isinstance(y, torch.Tensor):
-        y = y.detach().cpu().numpy()
-    if hasattr(y, "toarray"):
-        y = y.toarray()
-    y = np.asarray(y)
-    if y.ndim == 2 and y.shape[1] == 1:
-        y = y.ravel()
-    if y.ndim not in (1, 2):
-        raise ValueError(f"{what} must be 1-D or a 2-D indicator matrix, got shape {y.shape}.")
-    if y.shape[0] != n:
-        raise ValueError(f"{what} has {y.shape[0]} entries for {n} items.")
-    return y
+_DENOMINATORS = ("retrieved", "min", "all")
+_NO_RELEVANT = ("zero", "skip")
+# The authors' evaluation definitions (see doc/guide/scoring.rst).
+PROTOCOLS = {
+    "dscmr": dict(metric="cosine", k=None, denominator="retrieved", no_relevant="zero"),
+    "sdml": dict(metric="cosine", denominator="retrieved", no_relevant="skip"),
+}
 
 
 def _chunks(n_query: int, n_database: int, batch_size: int | None) -> Iterator[slice]:
     if batch_size is None:
         batch_size = max(1, _CHUNK_BYTES // (48 * max(n_database, 1)))
-    for start in range(0, n_query, batch_size):
-        yield slice(start, min(start + batch_size, n_query))
+    elif isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer or None, got {batch_size!r}.")
+    for start in range(0, n_query, int(batch_size)):
+        yield slice(start, min(start + int(batch_size), n_query))
 
 
-def _ranked_relevance(Q, D, rel: _Relevance, metric: str, sl: slice, k: int | None):
-    """Relevance (bool) of the ranked database for the queries in ``sl``."""
-    sims = _similarity(Q[sl], D, metric)
-    order = torch.sort(sims, dim=1, descending=True, stable=True).indices
-    if k is not None:
-        order = order[:, :k]
-    return torch.gather(rel.rows(sl), 1, order)
+def _map_chunks(Q: sim_.Fixed, D: sim_.Fixed, metric: str, batch_size, fn: Callable) -> list:
+    """``fn(sl, similarities)`` for every chunk of queries, in order.
+
+    On the CPU two chunks run at once: numpy's sorts and torch's kernels
+    release the GIL (memory: two chunks).
+    """
+    chunks = list(_chunks(Q.shape[0], D.shape[0], batch_size))
+
+    def one(sl):
+        with torch.no_grad():
+            return fn(sl, sim_.similarity(Q[sl], D, metric))
+
+    n_threads = min(2, os.cpu_count() or 1, len(chunks)) if Q.device.type == "cpu" else 1
+    if n_threads < 2:
+        return [one(sl) for sl in chunks]
+    with ThreadPoolExecutor(n_threads) as pool:
+        return list(pool.map(one, chunks))
+
+
+def similarity_matrix(query_emb: Any, database_emb: Any, metric: str = "cosine") -> np.ndarray:
+    """Full query x database similarity matrix (small problems and tests only).
+
+    float64, computed from embeddings in fixed point so that identical rows
+    get bit-identical similarities whatever the chunking (float64 accuracy for
+    float64 embeddings). The ranking metrics use a single fixed-point term
+    (about 1e-8 relative): similarities closer than that count as tied.
+    ``"euclidean"`` gives negative distances.
+
+    Examples
+    --------
+    >>> from skcross.metrics import similarity_matrix
+    >>> similarity_matrix([[1.0, 0.0]], [[2.0, 0.0], [0.0, 3.0]])
+    array([[1., 0.]])
+    """
+    Q, D = sim_.fixed_pair(query_emb, database_emb, metric, precise=True)
+    return sim_.similarity(Q, D, metric).cpu().numpy()
+
+
+def _check_k(k: Any, name: str = "k", allow_none: bool = True) -> int | None:
+    if k is None and allow_none:
+        return None
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise ValueError(f"{name} must be a positive integer{' or None' if allow_none else ''}, got {k!r}.")
+    return int(k)
+
+
+def _resolve_protocol(protocol, metric, k, denominator, no_relevant):
+    if protocol is None:
+        return metric, k, denominator or "retrieved", no_relevant or "zero"
+    check_choice(protocol, "protocol", tuple(PROTOCOLS))
+    preset = PROTOCOLS[protocol]
+    given = dict(metric=metric, k=k, denominator=denominator, no_relevant=no_relevant)
+    for name, value in preset.items():
+        if given[name] is not None and given[name] != value:
+            raise ValueError(
+                f"protocol={protocol!r} sets {name}={value!r}; got {name}={given[name]!r}. "
+                f"Leave {name} unset, or use protocol=None."
+            )
+    return (
+        preset["metric"],
+        k,
+        preset["denominator"],
+        preset["no_relevant"],
+    )
+
+
+def _finish(values: torch.Tensor, defined: torch.Tensor, no_relevant: str) -> torch.Tensor:
+    if no_relevant == "skip":
+        return torch.where(defined, values, torch.full_like(values, float("nan")))
+    return torch.where(defined, values, torch.zeros_like(values))
+
+
+def _mean(values: np.ndarray, what: str) -> float:
+    kept = values[~np.isnan(values)]
+    if kept.size == 0:
+        raise ValueError(f"No query has a relevant item, so {what} is undefined with no_relevant='skip'.")
+    return float(np.mean(kept))
+
+
+def _setup(query_emb, database_emb, query_labels, database_labels, metric, device, ties, relevance=None):
+    check_ties(ties)
+    Q, D = sim_.fixed_pair(query_emb, database_emb, metric, device)
+    gains = Gains(query_labels, database_labels, Q.shape[0], D.shape[0], Q.device, relevance)
+    return Q, D, gains
+
+
+def _item_positions(S: torch.Tensor, sl: slice, gains: Gains, ties: str):
+    J, G, valid = gains.sparse(sl)
+    s, g = positions(S, J, ties, lambda rows: gains.full(sl)[rows])
+    return s, g, G, valid
+
+
+def average_precision_scores(
+    query_emb: Any,
+    database_emb: Any,
+    query_labels: Any,
+    database_labels: Any,
+    k: int | None = None,
+    metric: str = "cosine",
+    batch_size: int | None = None,
+    device: Any = None,
+    *,
+    ties: str = "average",
+    denominator: str | None = None,
+    no_relevant: str | None = None,
+    protocol: str | None = None,
+) -> np.ndarray:
+    """Average precision of every query's ranking of the database.
+
+    AP@k = (1 / n) * sum_{r <= k} P(r) rel(r), with P(r) the precision of the
+    top r items and n the ``denominator``.
+
+    Parameters
+    ----------
+    query_emb : array-like or torch.Tensor of shape (n_queries, n_dims)
+    database_emb : array-like or torch.Tensor of shape (n_database, n_dims)
+    query_labels : array-like of shape (n_queries,) or (n_queries, n_labels)
+        Class labels, or a binary indicator matrix for multi-label data.
+    database_labels : array-like of shape (n_database,) or (n_database, n_labels)
+    k : int, default=None
+        Evaluate only the top ``k`` of each ranking (mAP@k).
+    metric : {"cosine", "dot", "euclidean"}, default="cosine"
+    batch_size : int, default=None
+        Queries per chunk; by default chosen so a chunk uses about 256 MiB.
+    device : str or torch.device, default=None
+        Where to compute; by default where ``query_emb`` lives (CPU for numpy).
+    ties : {"average", "optimistic", "pessimistic", "stable"}, default="average"
+        How tied similarities are ordered: the expected AP over all orderings
+        of tied items, relevant items first, relevant items last, or database
+        order.
+    denominator : {"retrieved", "min", "all"}, default="retrieved"
+        ``n``: the relevant items in the top ``k``; ``min(R, k)`` with ``R`` the
+        relevant items in the database; or ``R``. All three agree when
+        ``k=None``.
+    no_relevant : {"zero", "skip"}, default="zero"
+        A query whose denominator is 0 (no relevant item in the top ``k``
+        with "retrieved", in the database otherwise) scores 0, or is skipped
+        (NaN here, left out of the mean by :func:`mean_average_precision`).
+        With ``ties="average"`` a query is skipped only when no ordering puts
+        a relevant item in its top ``k``; orderings that put none there count
+        as 0.
+    protocol : {"dscmr", "sdml"}, default=None
+        The authors' evaluation code: "dscmr" is cosine, the whole ranking,
+        AP 0 without relevant items; "sdml" is cosine, divides by the relevant
+        items in the top ``k`` and skips queries with none (use ``k=50`` for
+        their mAP@50). A preset refuses conflicting explicit arguments.
+
+    Returns
+    -------
+    ap : ndarray of shape (n_queries,)
+        NaN for skipped queries.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skcross.metrics import average_precision_scores
+    >>> q = np.array([[1.0, 0.0]])
+    >>> db = np.array([[1.0, 0.1], [0.0, 1.0], [0.9, 0.0]])
+    >>> # ranking by cosine: db[2] (not relevant), db[0] (relevant), db[1]
+    >>> average_precision_scores(q, db, [0], [0, 1, 1])
+    array([0.5])
+    >>> # two tied items, one relevant: AP is 1 or 1/2, so 3/4 on average
+    >>> average_precision_scores(q, [[1.0, 0.0], [2.0, 0.0]], [0], [1, 0])
+    array([0.75])
+    >>> average_precision_scores(q, [[1.0, 0.0], [2.0, 0.0]], [0], [1, 0], ties="stable")
+    array([0.5])
+    """
+    metric, k, denominator, no_relevant = _resolve_protocol(protocol, metric, k, denominator, no_relevant)
+    check_choice(denominator, "denominator", _DENOMINATORS)
+    check_choice(no_relevant, "no_relevant", _NO_RELEVANT)
+    k = _check_k(k)
+    Q, D, gains = _setup(query_emb, database_emb, query_labels, database_labels, metric, device, ties)
+    N = D.shape[0]
+    Hn = harmonic(N, Q.device)
+
+    def chunk(sl, S):
+        s, g, _, valid = _item_positions(S, sl, gains, ties)
+        kk = torch.full((s.shape[0],), float(min(k, N) if k else N), dtype=torch.float64, device=S.device)
+        ap, defined = average_precision(s, g, valid, kk, denominator, Hn)
+        return _finish(ap, defined, no_relevant).cpu()
+
+    return torch.cat(_map_chunks(Q, D, metric, batch_size, chunk)).numpy()
+
+
+def mean_average_precision(
+    query_emb: Any,
+    database_emb: Any,
+    query_labels: Any,
+    database_labels: Any,
+    k: int | None = None,
+    metric: str = "cosine",
+    batch_size: int | None = None,
+    device: Any = None,
+    *,
+    ties: str = "average",
+    denominator: str | None = None,
+    no_relevant: str | None = None,
+    protocol: str | None = None,
+) -> float:
+    """Mean over queries of the average precision of their rankings (mAP).
+
+    See :func:`average_precision_scores` for the parameters and conventions.
+    Memory stays bounded: queries are ranked in chunks, and the full
+    similarity matrix is never built. Skipped queries are left out of the
+    mean.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skcross.metrics import mean_average_precision
+    >>> y = np.array([0, 0, 1, 1])
+    >>> image = np.array([[1.0, 0.0], [0.9, 0.2], [0.0, 1.0], [0.3, 1.0]])
+    >>> text = image + 0.05
+    >>> mean_average_precision(image, text, y, y)
+    1.0
+    >>> # collapsed embeddings score chance, whatever the order of the data
+    >>> round(mean_average_precision(np.ones((4, 2)), np.ones((4, 2)), y, y), 4)
+    0.6806
+    """
+    ap = average_precision_scores(
+        query_emb, database_emb, query_labels, database_labels, k=k, metric=metric,
+        batch_size=batch_size, device=device, ties=ties, denominator=denominator,
+        no_relevant=no_relevant, protocol=protocol,
+    )
+    return _mean(ap, "mAP")
+
+
+def _precision_at_cut(query_emb, database_emb, query_labels, database_labels, cut, metric, batch_size, device, ties, no_relevant):
+    """Per-query precision at a per-query cut-off ``cut(R) -> k`` (R: relevant items)."""
+    Q, D, gains = _setup(query_emb, database_emb, query_labels, database_labels, metric, device, ties)
+
+    def chunk(sl, S):
+        s, g, _, valid = _item_positions(S, sl, gains, ties)
+        R = valid.sum(dim=1).to(torch.float64)
+        kk = cut(R)
+        frac = torch.where(valid, fraction_in_top(s, g, kk), torch.zeros_like(s))
+        return _finish(rowsum(frac) / kk.clamp_min(1.0), R > 0, no_relevant).cpu()
+
+    return torch.cat(_map_chunks(Q, D, metric, batch_size, chunk)).numpy()
+
+
+def r_precision(
+    query_emb: Any,
+    database_emb: Any,
+    query_labels: Any,
+    database_labels: Any,
+    metric: str = "cosine",
+    batch_size: int | None = None,
+    device: Any = None,
+    *,
+    ties: str = "average",
+    no_relevant: str = "zero",
+) -> float:
+    """Mean R-precision: the precision of the top ``R`` items, ``R`` being the
+    number of relevant items of the query in the database.
+
+    Parameters are those of :func:`average_precision_scores`; ``no_relevant``
+    decides what a query with ``R = 0`` scores.
+
+    Examples
+    --------
+    >>> from skcross.metrics import r_precision
+    >>> # ranking: relevant, irrelevant, relevant; R = 2, top 2 holds one
+    >>> r_precision([[1.0, 0.0]], [[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]], [0], [0, 0, 1])
+    0.5
+    """
+    check_choice(no_relevant, "no_relevant", _NO_RELEVANT)
+    values = _precision_at_cut(
+        query_emb, database_emb, query_labels, database_labels, lambda R: R, metric, batch_size, device, ties, no_relevant
+    )
+    return _mean(values, "R-precision")
+
+
+def map_at_r(
+    query_emb: Any,
+    database_emb: Any,
+    query_labels: Any,
+    database_labels: Any,
+    metric: str = "cosine",
+    batch_size: int | None = None,
+    device: Any = None,
+    *,
+    ties: str = "average",
+    no_relevant: str = "zero",
+) -> float:
+    """Mean MAP@R (Musgrave et al., 2020): (1 / R) * sum_{r <= R} P(r) rel(r),
+    ``R`` being the number of relevant items of the query in the database.
+
+    It rewards putting all relevant items first, like AP, but only looks at
+    the top ``R``. Parameters are those of :func:`average_precision_scores`.
+
+    Examples
+    --------
+    >>> from skcross.metrics import map_at_r
+    >>> # ranking: relevant, irrelevant, relevant; R = 2 -> (1/1 + 0) / 2
+    >>> map_at_r([[1.0, 0.0]], [[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]], [0], [0, 0, 1])
+    0.5
+    """
+    check_choice(no_relevant, "no_relevant", _NO_RELEVANT)
+    Q, D, gains = _setup(query_emb, database_emb, query_labels, database_labels, metric, device, ties)
+    Hn = harmonic(D.shape[0], Q.device)
+
+    def chunk(sl, S):
+        s, g, _, valid = _item_positions(S, sl, gains, ties)
+        R = valid.sum(dim=1).to(torch.float64)
+        ap, defined = average_precision(s, g, valid, R, "all", Hn)
+        return _finish(ap, defined, no_relevant).cpu()
+
+    return _mean(torch.cat(_map_chunks(Q, D, metric, batch_size, chunk)).numpy(), "MAP@R")
+
+
+def _graded(query_emb, database_emb, query_labels, database_labels, k, metric, batch_size, device, ties, relevance, no_relevant, what):
+    check_choice(no_relevant, "no_relevant", _NO_RELEVANT)
+    k = _check_k(k)
+    Q, D, gains = _setup(query_emb, database_emb, query_labels, database_labels, metric, device, ties, relevance)
+    N = D.shape[0]
+    Dn = discounts(N, Q.device)
+
+    def chunk(sl, S):
+        s, g, G, valid = _item_positions(S, sl, gains, ties)
+        kk = torch.full((s.shape[0],), float(min(k, N) if k else N), dtype=torch.float64, device=S.device)
+        if what == "ndcg":
+            ideal = ideal_dcg(G, valid, kk, Dn)
+            value = dcg(s, g, G, valid, kk, Dn) / torch.where(ideal > 0, ideal, torch.ones_like(ideal))
+            return _finish(value, ideal > 0, no_relevant).cpu()
+        acg = rowsum(torch.where(valid, G * fraction_in_top(s, g, kk), torch.zeros_like(s))) / kk
+        return _finish(acg, valid.any(dim=1), no_relevant).cpu()
+
+    return _mean(torch.cat(_map_chunks(Q, D, metric, batch_size, chunk)).numpy(), what.upper())
+
+
+def ndcg_at_k(
+    query_emb: Any,
+    database_emb: Any,
+    query_labels: Any,
+    database_labels: Any,
+    k: int | None = 10,
+    metric: str = "cosine",
+    batch_size: int | None = None,
+    device: Any = None,
+    *,
+    ties: str = "average",
+    relevance: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
+    no_relevant: str = "zero",
+) -> float:
+    """Mean normalised discounted cumulative gain of the top ``k``.
+
+    DCG@k = sum_{r <= k} gain(r) / log2(r + 1) (linear gains, as in
+    scikit-learn's ``ndcg_score``), divided by the DCG@k of the ideal ranking.
+    The gain of a database item is the number of labels it shares with the
+    query (2-D indicator labels: NUS-WIDE, MIRFlickr, MS-COCO), 1 or 0 for
+    1-D class labels, or ``relevance(query_labels[rows], database_labels)``,
+    which must return a non-negative ``(n_rows, n_database)`` array.
+
+    Parameters
+    ----------
+    k : int or None, default=10
+        Cut-off; None ranks the whole database.
+    ties, no_relevant :
+        As in :func:`average_precision_scores`; a query "has no relevant item"
+        when all its gains are 0.
+
+    Examples
+    --------
+    >>> from skcross.metrics import ndcg_at_k
+    >>> q = [[1.0, 0.0]]
+    >>> db = [[1.0, 0.0], [0.8, 0.6], [0.0, 1.0]]
+    >>> labels_q, labels_db = [[1, 1]], [[1, 0], [1, 1], [0, 0]]
+    >>> # gains in ranked order 1, 2, 0; ideal order 2, 1, 0
+    >>> round(ndcg_at_k(q, db, labels_q, labels_db, k=2), 4)
+    0.8597
+    """
+    return _graded(query_emb, database_emb, query_labels, database_labels, k, metric, batch_size, device, ties, relevance, no_relevant, "ndcg")
+
+
+def acg_at_k(
+    query_emb: Any,
+    database_emb: Any,
+    query_labels: Any,
+    database_labels: Any,
+    k: int | None = 10,
+    metric: str = "cosine",
+    batch_size: int | None = None,
+    device: Any = None,
+    *,
+    ties: str = "average",
+    relevance: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
+    no_relevant: str = "zero",
+) -> float:
+    """Mean average cumulative gain of the top ``k``: the mean gain of the
+    ``k`` best-ranked items (gains as in :func:`ndcg_at_k`).
+
+    Examples
+    --------
+    >>> from skcross.metrics import acg_at_k
+    >>> q = [[1.0, 0.0]]
+    >>> db = [[1.0, 0.0], [0.8, 0.6], [0.0, 1.0]]
+    >>> acg_at_k(q, db, [[1, 1]], [[1, 0], [1, 1], [0, 0]], k=2)
+    1.5
+    """
+    return _graded(query_emb, database_emb, query_labels, database_labels, k, metric, batch_size, device, ties, relevance, no_relevant, "acg")
+
+
+def precision_at_k(
+    query_emb: Any,
+    database_emb: Any,
+    query_labels: Any,
+    database_labels: Any,
+    k: int | Sequence[int] = (10, 50, 100, 200, 500, 1000),
+    metric: str = "cosine",
+    batch_size: int | None = None,
+    device: Any = None,
+    *,
+    ties: str = "average",
+) -> np.ndarray | float:
+    """Mean precision of the top ``k`` retrieved items: the precision-scope curve.
+
+    With ``ties="average"``, a tie group that straddles the cut-off counts
+    each of its items with the fraction of the group's ranks inside the top
+    ``k`` (the expected precision over all orderings).
+
+    Parameters
+    ----------
+    k : int or sequence of int
+        Scopes; values larger than the database are dropped from a sequence
+        (an explicit int larger than the database is an error).
+
+    Returns
+    -------
+    precision : float (int ``k``) or ndarray of shape (n_scopes,)
+
+    Examples
+    --------
+    >>> from skcross.metrics import precision_at_k
+    >>> float(precision_at_k([[1.0, 0.0]], [[1, 0], [0, 1], [1, 0.2]], [0], [0, 1, 0], k=2))
+    1.0
+    """
+    check_ties(ties)
+    scalar = isinstance(k, (int, np.integer)) and not isinstance(k, bool)
+    Q, D, gains = _setup(query_emb, database_emb, query_labels, database_labels, metric, device, ties)
+    N = D.shape[0]
+    if scalar:
+        if k < 1 or k > N:
+            raise ValueError(f"k={k} must be in [1, {N}] (the database size).")
+        scopes = [int(k)]
+    else:
+        try:
+            requested = [_check_k(s, "every scope in k", allow_none=False) for s in k]
+        except TypeError:
+            raise TypeError(f"k must be an int or a sequence of ints, got {k!r}.") from None
+        scopes = [s for s in requested if s <= N]
+        if not scopes:
+            raise ValueError(f"No scope in {list(k)} fits a database of {N} items.")
+
+    def chunk(sl, S):
+        s, g, _, valid = _item_positions(S, sl, gains, ties)
+        out = []
+        for scope in scopes:
+            kk = torch.full((s.shape[0],), float(scope), dtype=torch.float64, device=S.device)
+            out.append(rowsum(torch.where(valid, fraction_in_top(s, g, kk), torch.zeros_like(s))) / scope)
+        return torch.stack(out, 1).cpu()
+
+    precision = torch.cat(_map_chunks(Q, D, metric, batch_size, chunk)).mean(dim=0).numpy()
+    return float(precision[0]) if scalar else precision
+
+
+def precision_recall_curve(
+    query_emb: Any,
+    database_emb: Any,
+    query_labels: Any,
+    database_labels: Any,
+    recall_levels: Sequence[float] | int = 11,
+    metric: str = "cosine",
+    batch_size: int | None = None,
+    device: Any = None,
+    *,
+    ties: str = "average",
+) -> tuple[np.ndarray, np.ndarray]:
+    """Interpolated cross-modal precision-recall curve, averaged over queries.
+
+    For each query and recall level r, the interpolated precision is the highest
+    precision at any rank whose recall is at least r (the convention of the
+    papers' PR figures). Queries without relevant items are skipped. With
+    ``ties="average"`` only the ranks at the end of a tie group are operating
+    points (as in scikit-learn's ``precision_recall_curve``): precision and
+    recall there do not depend on the order of the tied items.
+
+    Parameters
+    ----------
+    recall_levels : int or sequence of float, default=11
+        The recall grid, or the number of equally spaced levels in [0, 1].
+
+    Returns
+    -------
+    precision : ndarray of shape (n_levels,)
+    recall : ndarray of shape (n_levels,)
+
+    Examples
+    --------
+    >>> from skcross.metrics import precision_recall_curve
+    >>> p, r = precision_recall_curve([[1.0, 0.0]], [[1, 0], [0, 1], [1, 0.2]], [0], [0, 1, 0], 3)
+    >>> r.tolist(), p.tolist()
+    ([0.0, 0.5, 1.0], [1.0, 1.0, 1.0])
+    """
+    Q, D, gains = _setup(query_emb, database_emb, query_labels, database_labels, metric, device, ties)
+    if isinstance(recall_levels, (int, np.integer)) and not isinstance(recall_levels, bool):
+        recall = np.linspace(0.0, 1.0, int(recall_levels))
+    else:
+        recall = np.asarray(recall_levels, dtype=np.float64)
+    if recall.ndim != 1 or recall.size == 0 or recall.min() < 0 or recall.max() > 1:
+        raise ValueError("recall_levels must be a non-empty grid of values in [0, 1].")
+    levels = torch.as_tensor(recall, dtype=torch.float64, device=Q.device)
+
+    def chunk(sl, S):
+        F = gains.full(sl) > 0
+        if ties in ("optimistic", "pessimistic"):
+            # relevance decides among equal scores: sort by it first, stably
+            by_rel = torch.sort(F.to(torch.int8), dim=1, descending=ties == "optimistic", stable=True).indices
+            order = by_rel.gather(1, torch.sort(S.gather(1, by_rel), dim=1, descending=True, stable=True).indices)
+        else:
+            order = torch.sort(S, dim=1, descending=True, stable=True).indices
+        ranked = F.gather(1, order)
+        hits = torch.cumsum(ranked, dim=1, dtype=torch.float64)
+        n_rel = hits[:, -1]
+        keep = n_rel > 0
+        if not bool(keep.any()):
+            return torch.zeros(len(levels), dtype=torch.float64), 0
+        ranks = torch.arange(1, hits.shape[1] + 1, device=S.device, dtype=torch.float64)
+        prec = hits / ranks
+        if ties == "average":
+            ranked_s = S.gather(1, order)
+            end = torch.ones_like(ranked, dtype=torch.bool)
+            end[:, :-1] = ranked_s[:, 1:] != ranked_s[:, :-1]
+            prec = torch.where(end, prec, torch.zeros_like(prec))
+        prec, hits, n_rel = prec[keep], hits[keep], n_rel[keep]
+        rec = hits / n_rel[:, None]
+        # highest precision at this rank or any later one
+        best_after = torch.flip(torch.cummax(torch.flip(prec, [1]), dim=1).values, [1])
+        idx = torch.searchsorted(rec.contiguous(), levels.expand(rec.shape[0], -1).contiguous())
+        idx = idx.clamp_max(hits.shape[1] - 1)
+        return torch.gather(best_after, 1, idx).sum(dim=0).cpu(), int(keep.sum())
+
+    parts = _map_chunks(Q, D, metric, batch_size, chunk)
+    total = sum(p[0] for p in parts)
+    n_used = sum(p[1] for p in parts)
+    return (total / max(n_used, 1)).numpy(), recall
 
 
 def _top_k_first_position(s: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -202,283 +638,6 @@ def _top_k_first_position(s: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.
     return values, indices
 
 
-def _check_k(k, n_database):
-    if k is None:
-        return None
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-        raise ValueError(f"k must be a positive integer or None, got {k!r}.")
-    return int(min(k, n_database))
-
-
-def average_precision_scores(
-    query_emb: Any,
-    database_emb: Any,
-    query_labels: Any,
-    database_labels: Any,
-    k: int | None = None,
-    metric: str = "cosine",
-    batch_size: int | None = None,
-    device: Any = None,
-) -> np.ndarray:
-    """Average precision of every query's ranking of the database.
-
-    AP = (1 / R) * sum_r P(r) rel(r), with P(r) the precision of the top r items
-    and R the number of relevant items in the ranking (in the top ``k`` when
-    ``k`` is given: mAP@k). A query with no relevant item has AP 0.
-
-    Parameters
-    ----------
-    query_emb : array-like or torch.Tensor of shape (n_queries, n_dims)
-    database_emb : array-like or torch.Tensor of shape (n_database, n_dims)
-    query_labels : array-like of shape (n_queries,) or (n_queries, n_labels)
-        Class labels, or a binary indicator matrix for multi-label data.
-    database_labels : array-like of shape (n_database,) or (n_database, n_labels)
-    k : int, default=None
-        Evaluate only the top ``k`` of each ranking.
-    metric : {"cosine", "dot", "euclidean"}, default="cosine"
-    batch_size : int, default=None
-        Queries per chunk; by default chosen so a chunk uses about 256 MiB.
-    device : str or torch.device, default=None
-        Where to compute; by default where ``query_emb`` lives (CPU for numpy).
-
-    Returns
-    -------
-    ap : ndarray of shape (n_queries,)
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from skcross.metrics import average_precision_scores
-    >>> q = np.array([[1.0, 0.0]])
-    >>> db = np.array([[1.0, 0.1], [0.0, 1.0], [0.9, 0.0]])
-    >>> # ranking by cosine: db[2] (not relevant), db[0] (relevant), db[1]
-    >>> average_precision_scores(q, db, [0], [0, 1, 1])
-    array([0.5])
-    """
-    Q, D = _prepare(query_emb, database_emb, metric, device)
-    rel = _Relevance(query_labels, database_labels, Q.shape[0], D.shape[0], Q.device)
-    k = _check_k(k, D.shape[0])
-    chunks = list(_chunks(Q.shape[0], D.shape[0], batch_size))
-    if Q.device.type != "cpu":
-        return torch.cat([_ap_by_argsort(Q, D, rel, metric, sl, k).cpu() for sl in chunks]).numpy()
-    # numpy's sorts release the GIL: chunks run on two threads (memory: two chunks).
-    n_threads = min(2, os.cpu_count() or 1, len(chunks))
-    if n_threads < 2:
-        return np.concatenate([_ap_by_value_sort(Q, D, rel, metric, sl, k) for sl in chunks])
-    with ThreadPoolExecutor(n_threads) as pool:
-        return np.concatenate(list(pool.map(lambda sl: _ap_by_value_sort(Q, D, rel, metric, sl, k), chunks)))
-
-
-def _ap_by_argsort(Q, D, rel: _Relevance, metric: str, sl: slice, k: int | None) -> torch.Tensor:
-    """AP from the stably ranked relevance of every database item (any input, ties included)."""
-    return _ap_of_ranking(_similarity(Q[sl], D, metric), rel.rows(sl), k)
-
-
-def _ap_of_ranking(sims: torch.Tensor, relevant: torch.Tensor, k: int | None) -> torch.Tensor:
-    """AP of rows of similarities, ranked by a stable sort (ties by database position)."""
-    order = torch.sort(sims, dim=1, descending=True, stable=True).indices
-    if k is not None:
-        order = order[:, :k]
-    ranked = torch.gather(relevant, 1, order)
-    hits = torch.cumsum(ranked, dim=1, dtype=torch.float64)
-    ranks = torch.arange(1, ranked.shape[1] + 1, device=sims.device, dtype=torch.float64)
-    n_rel = hits[:, -1]
-    return (hits / ranks * ranked).sum(dim=1) / n_rel.clamp_min(1.0)
-
-
-def _ap_by_value_sort(Q, D, rel: _Relevance, metric: str, sl: slice, k: int | None) -> np.ndarray:
-    """AP without an argsort, for the CPU.
-
-    Only the ranks of relevant items matter: the k-th best relevant item, with
-    similarity t, sits at rank 1 + #{items with similarity > t} when there are no
-    ties. Sorting similarity *values* (SIMD sorts in numpy) and a batched
-    ``searchsorted`` give those ranks several times faster than ranking indices.
-    Rows with tied similarities fall back to the stable argsort, so results are
-    identical to it in every case.
-    """
-    sims = _similarity(Q[sl], D, metric).numpy()
-    ascending = np.sort(sims, axis=1)
-    has_ties = (ascending[:, 1:] == ascending[:, :-1]).any(axis=1)
-    ap = np.zeros(sims.shape[0])
-    clean = np.flatnonzero(~has_ties)
-    if clean.size:
-        if clean.size == sims.shape[0]:  # the usual case: no copies
-            s, asc = sims, ascending
-        else:
-            s, asc = sims[clean], ascending[clean]
-        # relevant similarities in ascending order, left-padded with -inf: the
-        # value in column p is the (width - p)-th best relevant item
-        rel_asc, n_rel = rel.sorted_relevant(s, sl, clean)
-        width = rel_asc.shape[1]
-        position = np.empty(rel_asc.shape, dtype=np.intp)
-        for i in range(len(rel_asc)):  # numpy's searchsorted exploits sorted keys
-            position[i] = np.searchsorted(asc[i], rel_asc[i], side="right")
-        rank = s.shape[1] - position + 1
-        hits = (width - np.arange(width))[None, :]
-        valid = hits <= n_rel[:, None]
-        if k is not None:
-            valid &= rank <= k
-        # summed best item first and sequentially, so that the padding width
-        # (which depends on the chunk) cannot change the rounding
-        precision_sum = np.cumsum(np.where(valid, hits / rank, 0.0)[:, ::-1], axis=1)[:, -1]
-        ap[clean] = precision_sum / np.maximum(valid.sum(axis=1), 1)
-    tied = np.flatnonzero(has_ties)
-    if tied.size:  # rare with float64 similarities of continuous embeddings
-        relevant = rel.rows(sl)[torch.from_numpy(tied)]
-        ap[tied] = _ap_of_ranking(torch.from_numpy(sims[tied]), relevant, k).numpy()
-    return ap
-
-
-def mean_average_precision(
-    query_emb: Any,
-    database_emb: Any,
-    query_labels: Any,
-    database_labels: Any,
-    k: int | None = None,
-    metric: str = "cosine",
-    batch_size: int | None = None,
-    device: Any = None,
-) -> float:
-    """Mean over queries of the average precision of their rankings (mAP).
-
-    See :func:`average_precision_scores` for the parameters. Memory stays bounded:
-    queries are ranked in chunks, and the full similarity matrix is never built.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from skcross.metrics import mean_average_precision
-    >>> y = np.array([0, 0, 1, 1])
-    >>> image = np.array([[1.0, 0.0], [0.9, 0.2], [0.0, 1.0], [0.3, 1.0]])
-    >>> text = image + 0.05
-    >>> mean_average_precision(image, text, y, y)
-    1.0
-    """
-    return float(
-        np.mean(
-            average_precision_scores(
-                query_emb, database_emb, query_labels, database_labels,
-                k=k, metric=metric, batch_size=batch_size, device=device,
-            )
-        )
-    )
-
-
-def precision_recall_curve(
-    query_emb: Any,
-    database_emb: Any,
-    query_labels: Any,
-    database_labels: Any,
-    recall_levels: Sequence[float] | int = 11,
-    metric: str = "cosine",
-    batch_size: int | None = None,
-    device: Any = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Interpolated cross-modal precision-recall curve, averaged over queries.
-
-    For each query and recall level r, the interpolated precision is the highest
-    precision at any rank whose recall is at least r (the convention of the
-    papers' PR figures). Queries without relevant items are skipped.
-
-    Parameters
-    ----------
-    recall_levels : int or sequence of float, default=11
-        The recall grid, or the number of equally spaced levels in [0, 1].
-
-    Returns
-    -------
-    precision : ndarray of shape (n_levels,)
-    recall : ndarray of shape (n_levels,)
-
-    Examples
-    --------
-    >>> from skcross.metrics import precision_recall_curve
-    >>> p, r = precision_recall_curve([[1.0, 0.0]], [[1, 0], [0, 1], [1, 0.2]], [0], [0, 1, 0], 3)
-    >>> r.tolist(), p.tolist()
-    ([0.0, 0.5, 1.0], [1.0, 1.0, 1.0])
-    """
-    Q, D = _prepare(query_emb, database_emb, metric, device)
-    rel = _Relevance(query_labels, database_labels, Q.shape[0], D.shape[0], Q.device)
-    if isinstance(recall_levels, (int, np.integer)):
-        recall = np.linspace(0.0, 1.0, int(recall_levels))
-    else:
-        recall = np.asarray(recall_levels, dtype=np.float64)
-    if recall.ndim != 1 or recall.size == 0 or recall.min() < 0 or recall.max() > 1:
-        raise ValueError("recall_levels must be a non-empty grid of values in [0, 1].")
-    levels = torch.as_tensor(recall, dtype=torch.float64, device=Q.device)
-    total = torch.zeros(len(recall), dtype=torch.float64, device=Q.device)
-    n_used = 0
-    for sl in _chunks(Q.shape[0], D.shape[0], batch_size):
-        ranked = _ranked_relevance(Q, D, rel, metric, sl, None)
-        hits = torch.cumsum(ranked, dim=1, dtype=torch.float64)
-        n_rel = hits[:, -1]
-        keep = n_rel > 0
-        hits, n_rel = hits[keep], n_rel[keep]
-        if hits.shape[0] == 0:
-            continue
-        ranks = torch.arange(1, hits.shape[1] + 1, device=Q.device, dtype=torch.float64)
-        prec = hits / ranks
-        rec = hits / n_rel[:, None]
-        # Highest precision at this rank or any later one.
-        best_after = torch.flip(torch.cummax(torch.flip(prec, [1]), dim=1).values, [1])
-        idx = torch.searchsorted(rec.contiguous(), levels.expand(rec.shape[0], -1).contiguous())
-        idx = idx.clamp_max(hits.shape[1] - 1)
-        total += torch.gather(best_after, 1, idx).sum(dim=0)
-        n_used += hits.shape[0]
-    precision = (total / max(n_used, 1)).cpu().numpy()
-    return precision, recall
-
-
-def precision_at_k(
-    query_emb: Any,
-    database_emb: Any,
-    query_labels: Any,
-    database_labels: Any,
-    k: int | Sequence[int] = (10, 50, 100, 200, 500, 1000),
-    metric: str = "cosine",
-    batch_size: int | None = None,
-    device: Any = None,
-) -> np.ndarray:
-    """Mean precision of the top ``k`` retrieved items: the precision-scope curve.
-
-    Parameters
-    ----------
-    k : int or sequence of int
-        Scopes; values larger than the database are dropped from a sequence
-        (an explicit int larger than the database is an error).
-
-    Returns
-    -------
-    precision : float (int ``k``) or ndarray of shape (n_scopes,)
-
-    Examples
-    --------
-    >>> from skcross.metrics import precision_at_k
-    >>> float(precision_at_k([[1.0, 0.0]], [[1, 0], [0, 1], [1, 0.2]], [0], [0, 1, 0], k=2))
-    1.0
-    """
-    Q, D = _prepare(query_emb, database_emb, metric, device)
-    rel = _Relevance(query_labels, database_labels, Q.shape[0], D.shape[0], Q.device)
-    scalar = isinstance(k, (int, np.integer))
-    if scalar:
-        if k < 1 or k > D.shape[0]:
-            raise ValueError(f"k={k} must be in [1, {D.shape[0]}] (the database size).")
-        scopes = np.array([int(k)])
-    else:
-        scopes = np.asarray([int(s) for s in k if 1 <= s <= D.shape[0]])
-        if scopes.size == 0:
-            raise ValueError(f"No scope in {list(k)} fits a database of {D.shape[0]} items.")
-    kmax = int(scopes.max())
-    idx = torch.as_tensor(scopes - 1, device=Q.device)
-    total = torch.zeros(len(scopes), dtype=torch.float64, device=Q.device)
-    for sl in _chunks(Q.shape[0], D.shape[0], batch_size):
-        ranked = _ranked_relevance(Q, D, rel, metric, sl, kmax)
-        hits = torch.cumsum(ranked, dim=1, dtype=torch.float64)
-        total += (hits[:, idx] / (idx + 1)).sum(dim=0)
-    precision = (total / Q.shape[0]).cpu().numpy()
-    return float(precision[0]) if scalar else precision
-
-
 def top_k_similarities(
     query_emb: Any,
     database_emb: Any,
@@ -490,21 +649,30 @@ def top_k_similarities(
     """Exact top-``k`` database items per query, by chunked search in torch.
 
     Returns ``(indices, similarities)``, both of shape ``(n_queries, k)``, best
-    first; equal similarities are ordered by database position. For
-    ``metric="euclidean"`` the similarity is the negative distance.
+    first; equal similarities are ordered by database position, for every
+    ``batch_size`` (identical rows get bit-identical similarities, see
+    :func:`similarity_matrix`). For ``metric="euclidean"`` the similarity is
+    the negative distance. Similarities have the embeddings' float dtype.
+
+    Examples
+    --------
+    >>> from skcross.metrics import top_k_similarities
+    >>> idx, s = top_k_similarities([[1.0, 0.0]], [[0.0, 1.0], [1.0, 0.0], [2.0, 0.0]], k=2)
+    >>> idx
+    array([[1, 2]])
     """
-    Q, D = _prepare(query_emb, database_emb, metric, device, float64_on_cpu=False)
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-        raise ValueError(f"k must be a positive integer, got {k!r}.")
-    k = int(min(k, D.shape[0]))
-    all_idx, all_sim = [], []
-    for sl in _chunks(Q.shape[0], D.shape[0], batch_size):
-        sims = _similarity(Q[sl], D, metric)
+    k = _check_k(k, allow_none=False)
+    Q, D = sim_.fixed_pair(query_emb, database_emb, metric, device, precise=True)
+    out_dtype = torch.promote_types(Q.dtype, D.dtype)
+    k = min(k, D.shape[0])
+
+    def chunk(sl, sims):
         top_sim, top_idx = _top_k_first_position(sims, k)
-        # Deterministic order among equal similarities: by database position.
+        # equal similarities in database order
         order = torch.argsort(top_idx, dim=1)
-        top_sim, top_idx = torch.gather(top_sim, 1, order), torch.gather(top_idx, 1, order)
+        top_sim, top_idx = top_sim.gather(1, order), top_idx.gather(1, order)
         resort = torch.sort(top_sim, dim=1, descending=True, stable=True).indices
-        all_sim.append(torch.gather(top_sim, 1, resort).cpu())
-        all_idx.append(torch.gather(top_idx, 1, resort).cpu())
-    return torch.cat(all_idx).numpy(), torch.cat(all_sim).numpy()
+        return top_idx.gather(1, resort).cpu(), top_sim.gather(1, resort).to(out_dtype).cpu()
+
+    parts = _map_chunks(Q, D, metric, batch_size, chunk)
+    return torch.cat([p[0] for p in parts]).numpy(), torch.cat([p[1] for p in parts]).numpy()

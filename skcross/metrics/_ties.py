@@ -1,0 +1,333 @@
+"""Where each relevant item lands in a ranking with tied scores, and the closed
+forms of the expected metrics over all orderings of tied items.
+
+For one query, an item whose score is tied with ``g - 1`` others, and beaten by
+``s`` items, sits at one of the ranks ``s + 1 .. s + g``. With
+``ties="average"`` every ordering of the tied items is equally likely, so the
+item is at each of those ranks with probability ``1 / g``; the expectation of
+AP, precision@k, NDCG and ACG then has a closed form per tie group
+(McSherry & Najork, ECIR 2008), computed here with harmonic-number and
+discount tables, vectorised over a chunk of queries. The deterministic modes
+("stable", "optimistic", "pessimistic") resolve every tie to a single rank
+(``g = 1``), so the same formulas give the metric of that one ranking.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+TIES = ("average", "optimistic", "pessimistic", "stable")
+
+
+def check_choice(value: Any, name: str, choices: tuple) -> Any:
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(f"{name} must be one of {choices}, got {value!r}.")
+    return value
+
+
+def check_ties(ties: Any) -> str:
+    return check_choice(ties, "ties", TIES)
+
+
+# ------------------------------------------------------------------- labels
+def _label_kind(y: np.ndarray) -> str:
+    if y.dtype.kind in "biuf":
+        return "numbers"
+    if y.dtype.kind in "US":
+        return "strings"
+    kinds = {"strings" if isinstance(v, (str, bytes)) else "numbers" if isinstance(v, (int, float, np.number)) else "other" for v in y.ravel()}
+    if len(kinds) > 1:
+        raise TypeError(f"labels mix {' and '.join(sorted(kinds))}; use one kind of label.")
+    return kinds.pop() if kinds else "numbers"
+
+
+def label_array(y: Any, what: str, n: int) -> np.ndarray:
+    if y is None:
+        raise ValueError(f"{what} is None: this metric needs labels.")
+    if isinstance(y, torch.Tensor):
+        y = y.detach().cpu().numpy()
+    if hasattr(y, "toarray"):
+        y = y.toarray()
+    y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y.ravel()
+    if y.ndim not in (1, 2):
+        raise ValueError(f"{what} must be 1-D or a 2-D indicator matrix, got shape {y.shape}.")
+    if y.shape[0] != n:
+        raise ValueError(f"{what} has {y.shape[0]} entries for {n} items.")
+    if y.ndim == 2 and y.dtype.kind not in "biuf":
+        raise TypeError(f"{what} is 2-D, so it must be a numeric indicator matrix, got dtype {y.dtype}.")
+    return y
+
+
+def encode_pair(q: np.ndarray, d: np.ndarray, q_name: str, d_name: str) -> tuple[np.ndarray, np.ndarray]:
+    """Integer codes of two 1-D label (or id) arrays in a shared vocabulary."""
+    kq, kd = _label_kind(q), _label_kind(d)
+    if kq != kd:
+        raise TypeError(
+            f"{q_name} hold {kq} but {d_name} hold {kd}: no label could ever match, "
+            "so every score would be 0. Convert one of them."
+        )
+    try:
+        _, codes = np.unique(np.concatenate([q, d]), return_inverse=True)
+    except TypeError as exc:
+        raise TypeError(f"{q_name} and {d_name} cannot be compared: {exc}") from exc
+    codes = codes.ravel()
+    return codes[: len(q)], codes[len(q) :]
+
+
+class Gains:
+    """Gain (graded relevance) of every database item to every query.
+
+    1-D class labels give gain 1 for the same class; 2-D indicator matrices give
+    the number of shared labels; ``relevance(query_labels, database_labels)``
+    overrides both with any non-negative gains. Binary metrics treat gain > 0
+    as relevant.
+    """
+
+    def __init__(self, query_labels, database_labels, n_query, n_database, device, relevance: Callable | None = None):
+        q = label_array(query_labels, "query_labels", n_query)
+        d = label_array(database_labels, "database_labels", n_database)
+        self.device, self.n_database = device, n_database
+        self.relevance = relevance
+        if relevance is not None:
+            if not callable(relevance):
+                raise TypeError(f"relevance must be a callable or None, got {type(relevance).__name__}.")
+            self.q_raw, self.d_raw = q, d
+            self.kind = "custom"
+            return
+        if q.ndim != d.ndim:
+            raise ValueError(
+                "query_labels and database_labels must both be 1-D class labels or both "
+                f"2-D indicator matrices, got {q.ndim}-D and {d.ndim}-D."
+            )
+        if q.ndim == 1:
+            self.kind = "single"
+            cq, cd = encode_pair(q, d, "query_labels", "database_labels")
+            self.q = torch.as_tensor(cq, device=device)
+            self.d = torch.as_tensor(cd, device=device)
+            n_codes = int(max(cq.max(), cd.max())) + 1
+            order = np.argsort(cd, kind="stable")
+            bounds = np.searchsorted(cd[order], np.arange(n_codes + 1))
+            # members of each class, in database order
+            self._members = {c: torch.as_tensor(order[bounds[c] : bounds[c + 1]], device=device) for c in np.unique(cq)}
+            self.n_relevant = torch.as_tensor(bounds[cq + 1] - bounds[cq], device=device)
+        else:
+            if q.shape[1] != d.shape[1]:
+                raise ValueError(f"query_labels has {q.shape[1]} label columns but database_labels has {d.shape[1]}.")
+            self.kind = "multi"
+            self.q = torch.as_tensor(q != 0, dtype=torch.float64, device=device)
+            self.d = torch.as_tensor(d != 0, dtype=torch.float64, device=device)
+
+    def full(self, sl) -> torch.Tensor:
+        """Dense (n_rows, n_database) float64 gains of the queries ``sl``."""
+        if self.kind == "single":
+            return (self.q[sl, None] == self.d[None, :]).to(torch.float64)
+        if self.kind == "multi":
+            return self.q[sl] @ self.d.T  # counts of shared labels: exact
+        g = np.asarray(self.relevance(self.q_raw[sl], self.d_raw), dtype=np.float64)
+        n = len(self.q_raw[sl])
+        if g.shape != (n, self.n_database):
+            raise ValueError(f"relevance returned shape {g.shape}, expected {(n, self.n_database)}.")
+        if not np.isfinite(g).all() or (g < 0).any():
+            raise ValueError("relevance must return finite, non-negative gains.")
+        return torch.as_tensor(g, device=self.device)
+
+    def sparse(self, sl: slice) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The items with a positive gain, padded: indices ``J``, gains ``G``
+        and the mask ``valid``, each (n_rows, width), in database order."""
+        if self.kind == "single":
+            codes = self.q[sl]
+            n = len(codes)
+            empty = torch.empty(0, dtype=torch.long, device=self.device)
+            counts = self.n_relevant[sl]
+            width = max(int(counts.max()), 1)
+            J = torch.zeros((n, width), dtype=torch.long, device=self.device)
+            for c in torch.unique(codes).tolist():
+                cols = self._members.get(c, empty)
+                if cols.numel():
+                    J[codes == c, : cols.numel()] = cols
+            valid = torch.arange(width, device=self.device)[None, :] < counts[:, None]
+            return J, valid.to(torch.float64), valid
+        F = self.full(sl)
+        mask = F > 0
+        counts = mask.sum(dim=1)
+        width = max(int(counts.max()), 1)
+        rows, cols = mask.nonzero(as_tuple=True)
+        starts = torch.cumsum(counts, 0) - counts
+        pos = torch.arange(rows.numel(), device=self.device) - starts[rows]
+        J = torch.zeros((F.shape[0], width), dtype=torch.long, device=self.device)
+        G = torch.zeros((F.shape[0], width), dtype=torch.float64, device=self.device)
+        J[rows, pos] = cols
+        G[rows, pos] = F[rows, cols]
+        valid = torch.arange(width, device=self.device)[None, :] < counts[:, None]
+        return J, G, valid
+
+
+# ---------------------------------------------------------------- positions
+def sort_rows(S: torch.Tensor) -> torch.Tensor:
+    """Each row's values, ascending (numpy's SIMD sort on the CPU)."""
+    if S.device.type == "cpu":
+        return torch.from_numpy(np.sort(S.numpy(), axis=1))
+    return torch.sort(S, dim=1).values
+
+
+def positions(S: torch.Tensor, J: torch.Tensor, ties: str, full_gains: Callable[[torch.Tensor], torch.Tensor]):
+    """``(s, g)`` of the items ``J`` of each row of similarities ``S``.
+
+    ``s``: items ranked surely before (strictly higher score, or before in the
+    resolved order); ``g``: the tie-group size (1 once ties are resolved).
+    ``full_gains(rows)`` gives the dense gains of some rows, for the
+    optimistic and pessimistic orders.
+    """
+    n, N = S.shape
+    V = S.gather(1, J)
+    asc = sort_rows(S)
+    right = torch.searchsorted(asc, V, right=True)
+    s = (N - right).to(torch.float64)
+    g = torch.ones_like(s)
+    tied = torch.nonzero((asc[:, 1:] == asc[:, :-1]).any(dim=1)).squeeze(1)
+    if tied.numel() == 0:
+        return s, g
+    if ties == "average":
+        left = torch.searchsorted(asc[tied], V[tied], right=False)
+        g[tied] = (right[tied] - left).to(torch.float64)
+        return s, g
+    # Resolve ties in the rows that have any: one full ranking per such row.
+    St = S[tied]
+    if ties == "stable":
+        order = torch.sort(St, dim=1, descending=True, stable=True).indices
+    else:
+        F = full_gains(tied)
+        by_gain = torch.sort(F, dim=1, descending=ties == "optimistic", stable=True).indices
+        order = by_gain.gather(1, torch.sort(St.gather(1, by_gain), dim=1, descending=True, stable=True).indices)
+    rank = torch.empty_like(order)
+    rank.scatter_(1, order, torch.arange(N, device=S.device).expand(len(tied), N))
+    s[tied] = rank.gather(1, J[tied]).to(torch.float64)
+    return s, g
+
+
+# ------------------------------------------------------------ closed forms
+def rowsum(x: torch.Tensor) -> torch.Tensor:
+    # Sequential, so that the padding width (which depends on the chunk) never
+    # changes the rounding: results do not depend on batch_size.
+    return torch.cumsum(x, dim=1)[:, -1]
+
+
+def harmonic(N: int, device) -> torch.Tensor:
+    """H[n] = sum_{i <= n} 1 / i, for n = 0 .. N."""
+    i = torch.arange(1, N + 1, dtype=torch.float64, device=device)
+    return torch.cat([torch.zeros(1, dtype=torch.float64, device=device), torch.cumsum(1.0 / i, 0)])
+
+
+def discounts(N: int, device) -> torch.Tensor:
+    """D[n] = sum_{p <= n} 1 / log2(p + 1), for n = 0 .. N."""
+    p = torch.arange(1, N + 1, dtype=torch.float64, device=device)
+    return torch.cat([torch.zeros(1, dtype=torch.float64, device=device), torch.cumsum(1.0 / torch.log2(p + 1.0), 0)])
+
+
+def fraction_in_top(s: torch.Tensor, g: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+    """Probability that an item is in the top ``k`` (``k`` per row)."""
+    return ((k[:, None] - s) / g).clamp(0.0, 1.0)
+
+
+def _log_comb(n: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+    return torch.lgamma(n + 1) - torch.lgamma(k + 1) - torch.lgamma(n - k + 1)
+
+
+def hypergeom_pmf(m: torch.Tensor, g: torch.Tensor, r: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+    """P(m of the r marked items among c draws from g), broadcasting; 0 outside the support."""
+    ok = (m >= 0) & (m <= r) & (m <= c) & (c - m <= g - r)
+    mm = torch.where(ok, m, torch.zeros_like(m))
+    out = torch.exp(_log_comb(r, mm) + _log_comb(g - r, c - mm) - _log_comb(g, c))
+    return torch.where(ok, out, torch.zeros_like(out))
+
+
+def _group_counts(s: torch.Tensor, valid: torch.Tensor):
+    """For each relevant item: ``H`` relevant items surely before its group and
+    ``r`` relevant items in its group (items of a group share ``s``)."""
+    key = torch.where(valid, s, torch.full_like(s, float("inf")))
+    srt = torch.sort(key, dim=1).values.contiguous()
+    H = torch.searchsorted(srt, key.contiguous(), right=False)
+    r = torch.searchsorted(srt, key.contiguous(), right=True) - H
+    return H.to(torch.float64), r.to(torch.float64)
+
+
+def _precision_sum(H, s, g, r, c, Hn):
+    """Expected sum of precision at the relevant positions among the first ``c``
+    ranks of a tie group (ranks s+1 .. s+g, r of its g items relevant, H
+    relevant items before it), per relevant item of the group (divided by r).
+
+    A relevant item is at group position j with probability 1/g, and then the
+    expected number of relevant items at or before it is H + 1 + (j-1)(r-1)/(g-1);
+    summing (H + 1 + (j-1) a) / (s + j) over j = 1..c with harmonic numbers gives
+    the closed form.
+    """
+    a = torch.where(g > 1, (r - 1) / (g - 1).clamp_min(1.0), torch.zeros_like(g))
+    ci = c.long()
+    si = s.long()
+    harm = Hn[si + ci] - Hn[si]
+    return ((H + 1 - (s + 1) * a) * harm + c * a) / g
+
+
+def average_precision(s, g, valid, k, denominator, Hn):
+    """AP of each row and whether it is defined (has a non-zero denominator).
+
+    ``k``: per-row cut-off (n_database for the full ranking).
+    """
+    H, r = _group_counts(s, valid)
+    c = torch.minimum((k[:, None] - s).clamp_min(0.0), g)
+    contrib = torch.where(valid, _precision_sum(H, s, g, r, c, Hn), torch.zeros_like(s))
+    R = valid.sum(dim=1).to(torch.float64)
+    if denominator == "all":
+        return rowsum(contrib) / R.clamp_min(1.0), R > 0
+    if denominator == "min":
+        return rowsum(contrib) / torch.minimum(R, k).clamp_min(1.0), R > 0
+    # "retrieved": divided by the relevant items in the top k, which is random
+    # when a tie group straddles the cut-off: average over its hypergeometric
+    # count m of relevant items that make the cut.
+    fixed = valid & (s + g <= k[:, None])
+    straddle = valid & (s < k[:, None]) & (s + g > k[:, None])
+    N_fix = rowsum(torch.where(fixed, contrib, torch.zeros_like(contrib)))
+    H_fix = fixed.sum(dim=1).to(torch.float64)
+    ap = N_fix / H_fix.clamp_min(1.0)
+    defined = H_fix > 0
+    rows = torch.nonzero(straddle.any(dim=1)).squeeze(1)
+    if rows.numel():
+        st = straddle[rows]
+        neg = torch.full_like(s[rows], -1.0)
+        s_ = torch.where(st, s[rows], neg).amax(1)
+        g_ = torch.where(st, g[rows], neg).amax(1)
+        r_ = torch.where(st, r[rows], neg).amax(1)
+        c_ = k[rows] - s_
+        h, n_fix = H_fix[rows], N_fix[rows]
+        m = torch.arange(int(torch.minimum(r_, c_).max()) + 1, dtype=torch.float64, device=s.device)[None, :]
+        p = hypergeom_pmf(m, g_[:, None], r_[:, None], c_[:, None])
+        c2, s2, h2 = c_[:, None], s_[:, None], h[:, None]
+        a = torch.where(c2 > 1, (m - 1) / (c2 - 1).clamp_min(1.0), torch.zeros_like(m))
+        harm = Hn[(s2 + c2).long()] - Hn[s2.long()]
+        T = m / c2 * ((h2 + 1 - (s2 + 1) * a) * harm + c2 * a)
+        den = h2 + m
+        val = torch.where(den > 0, (n_fix[:, None] + T) / den.clamp_min(1.0), torch.zeros_like(T))
+        ap[rows] = rowsum(p * val)
+        defined[rows] = True
+    return ap, defined
+
+
+def dcg(s, g, G, valid, k, Dn):
+    """Expected DCG@k with linear gains: an item's expected discount is the mean
+    discount over the ranks of its tie group that fall in the top k."""
+    kk = k[:, None]
+    lo = torch.minimum(s, kk).long()
+    hi = torch.minimum(s + g, kk).long()
+    return rowsum(torch.where(valid, G * (Dn[hi] - Dn[lo]) / g, torch.zeros_like(s)))
+
+
+def ideal_dcg(G, valid, k, Dn):
+    Gs = torch.sort(torch.where(valid, G, torch.zeros_like(G)), dim=1, descending=True).values
+    p = torch.arange(1, Gs.shape[1] + 1, dtype=torch.float64, device=G.device)
+    w = torch.where(p[None, :] <= k[:, None], 1.0 / torch.log2(p + 1.0)[None, :], torch.zeros_like(Gs))
+    return rowsum(Gs * w)
