@@ -109,12 +109,15 @@ def test_load_multiview(name):
 
     Xtr, ytr = load_multiview(name, data_home, split="train")
     Xte, yte = load_multiview(name, data_home, split="test")
-    n_test = int(np.ceil(0.3 * n))
+    n_test = int(np.ceil(0.3 * n))  # the READMEs' sizes: 380/164, 840/360, 147/63, 1120/480, 385/166
     assert (len(ytr), len(yte)) == (n - n_test, n_test)
     assert Xtr.shape == (len(ytr), len(views)) and Xte.shape == (len(yte), len(views))
     # Stratified: every class keeps its share in both parts (to one sample).
     for label, c in counts.items():
         assert abs((yte == label).sum() - 0.3 * c) <= 1
+    # Duplicated samples (identical in every view), as load_multiview's docstring says.
+    n_unique = {"BBCSport": 537, "Reuters-1200": 1197}.get(name, n)
+    assert len(np.unique(np.hstack(X.modalities()), axis=0)) == n_unique
     # Together the parts are the whole set (as a multiset of rows of all views:
     # BBCSport and Reuters-1200 hold a few duplicate samples).
     def rows(M, labels):
@@ -127,23 +130,6 @@ def test_load_multiview(name):
     np.testing.assert_array_equal(ytr, ytr2)
     for v in views:
         np.testing.assert_array_equal(Xtr.modality(v), Xtr2.modality(v))
-
-
-def test_multiview_split_sizes_match_the_readmes():
-    # The READMEs' "train / test" sizes of their own stratified 70/30 split.
-    sizes = {"BBCSport": (380, 164), "Reuters-1200": (840, 360), "MSRC_v1": (147, 63),
-             "100Leaves": (1120, 480), "Prokaryotic": (385, 166)}
-    for name, (n_train, n_test) in sizes.items():
-        data_home = require_dataset(f"multiview/{name}")
-        assert len(load_multiview(name, data_home, split="train")[1]) == n_train
-        assert len(load_multiview(name, data_home, split="test")[1]) == n_test
-
-
-def test_multiview_duplicates_are_as_documented():
-    # load_multiview's docstring: 7 duplicated samples in BBCSport, 3 in Reuters-1200, none elsewhere.
-    for name, n_unique in {"BBCSport": 537, "Reuters-1200": 1197, "MSRC_v1": 210}.items():
-        X, _ = load_multiview(name, require_dataset(f"multiview/{name}"))
-        assert len(np.unique(np.hstack(X.modalities()), axis=0)) == n_unique
 
 
 def test_100leaves_view_order():

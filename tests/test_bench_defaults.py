@@ -1,0 +1,108 @@
+"""benchmarks/bench_defaults.py: every row present, errors kept in their cell, cache, RESULTS.md guard."""
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("bench_defaults", ROOT / "benchmarks" / "bench_defaults.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up
+    spec.loader.exec_module(module)
+    yield module
+    sys.modules.pop(spec.name, None)
+
+
+# Smoke settings (each estimator's _quick_test_params) on 100 + 100 samples of the easy synthetic set.
+TINY = ["--datasets", "synthetic-easy", "--quick", "--max-samples", "100", "--smoke"]
+
+
+def table_rows(md: str) -> dict[tuple[str, str], str]:
+    rows = {}
+    for line in md.splitlines():
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if len(cells) == 8 and cells[0] not in ("data set", "---"):
+            rows[(cells[0], cells[1])] = line
+    return rows
+
+
+def test_every_row_and_the_verdicts(bench, tmp_path, capsys):
+    out = tmp_path / "defaults.md"
+    assert bench.main([*TINY, "--cache", str(tmp_path / "cache"), "--out", str(out), "--verbose"]) == 0
+    md = out.read_text(encoding="utf-8")
+    rows = table_rows(md)
+    expected = [*bench.ESTIMATORS, "Label space", "CCA"]
+    assert sorted(rows) == sorted(("synthetic-easy", m) for m in expected)
+    for (_, method), line in rows.items():
+        assert "error" not in line, line
+        mean = float(line.split("**")[1])
+        assert 0.0 < mean <= 1.0
+        assert "0→1" in line and "1→0" in line  # two modalities: both directions shown
+    # The easy set is easy for the label-space baseline.
+    assert float(rows[("synthetic-easy", "Label space")].split("**")[1]) > 0.8
+    # The summary says yes/no for every estimator; the verdict agrees with the numbers.
+    parsed, _ = bench.run([*TINY, "--cache", str(tmp_path / "cache")])
+    by = {r.method: r for r in parsed}
+    for m in bench.ESTIMATORS:
+        beats = all(by[m].mean_map() > by[bench.BASELINES[k]].mean_map() for k in bench.MUST_BEAT[m])
+        assert bench.verdict(by[m], by).startswith("yes" if beats else "no")
+    assert "beats its baselines on" in md
+    assert "Smoke settings" in md
+    # One JSON file per row; the second run read them all.
+    assert len(list((tmp_path / "cache").glob("*.json"))) == len(expected)
+    assert f"{len(expected)} of {len(expected)} rows from the cache" in capsys.readouterr().out
+
+
+def test_a_failing_estimator_keeps_its_error_in_the_cell(bench, monkeypatch, tmp_path):
+    real = bench.fit_estimator
+
+    def broken(name, split, smoke=False, metric="cosine"):
+        if name == "DSCMR":
+            raise RuntimeError("boom")
+        return real(name, split, smoke, metric)
+
+    monkeypatch.setattr(bench, "fit_estimator", broken)
+    rows, md = bench.run([*TINY, "--methods", "DSCMR,SDML,cca"])
+    assert bench.main([*TINY, "--methods", "DSCMR,cca"]) == 1
+    line = table_rows(md)[("synthetic-easy", "DSCMR")]
+    assert "error: RuntimeError: boom" in line
+    assert not table_rows(md)[("synthetic-easy", "SDML")].count("error:")
+    assert [r.method for r in rows] == ["DSCMR", "SDML", "CCA"]
+
+
+def test_missing_data_is_skipped_with_its_reason(bench, tmp_path):
+    rows, md = bench.run(["--datasets", "MSRC_v1,synthetic-easy", "--max-samples", "60", "--smoke",
+                          "--methods", "cca", "--data-home", str(tmp_path)])
+    assert [r.dataset for r in rows] == ["synthetic-easy"]
+    assert "Skipped" in md and "MSRC_v1: FileNotFoundError" in md and "MSRC_v1.mat" in md
+
+
+def test_results_md_is_only_touched_between_the_markers(bench, monkeypatch, tmp_path):
+    with pytest.raises(SystemExit, match="write-results"):
+        bench.run([*TINY, "--out", str(bench.RESULTS_MD)])
+    results = tmp_path / "RESULTS.md"
+    results.write_text(f"# head\n\n{bench.START}\nold table\n{bench.END}\n\n## tail\n", encoding="utf-8")
+    monkeypatch.setattr(bench, "RESULTS_MD", results)
+    bench.run([*TINY, "--methods", "cca", "--write-results"])
+    text = results.read_text(encoding="utf-8")
+    assert text.startswith("# head\n\n" + bench.START) and text.endswith(bench.END + "\n\n## tail\n")
+    assert "old table" not in text and "| synthetic-easy | CCA |" in text
+    # No markers yet: the section is appended, the rest is kept.
+    results.write_text("# only this\n", encoding="utf-8")
+    bench.replace_section(results, "new")
+    assert results.read_text(encoding="utf-8") == f"# only this\n\n{bench.START}\nnew\n{bench.END}\n"
+
+
+def test_bad_names_are_refused(bench):
+    with pytest.raises(SystemExit, match="unknown data sets"):
+        bench.run(["--datasets", "nope"])
+    with pytest.raises(SystemExit, match="unknown methods"):
+        bench.run(["--methods", "SVM"])
+    with pytest.raises(ValueError, match="name must be one of"):
+        bench.load_dataset("nope")
