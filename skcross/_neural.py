@@ -278,10 +278,12 @@ class NeuralCrossModalEstimator(CrossModalEstimator):
         name: str,
         score: Callable[[Any], float] | None = None,
         drop_last: bool = False,
+        callbacks: list | None = None,
         **kwargs: Any,
     ) -> Any:
         """A skorch net training on ``dataset`` with the shared lifecycle.
 
+        ``callbacks`` (name, callback) pairs are added to the shared ones;
         ``kwargs`` go to ``net_class`` (``module__*``, ``criterion``, ...).
         """
         kwargs.setdefault("optimizer", torch.optim.Adam)
@@ -294,7 +296,7 @@ class NeuralCrossModalEstimator(CrossModalEstimator):
             iterator_train=TensorBatches,
             iterator_train__shuffle=True,
             iterator_train__drop_last=drop_last,
-            callbacks=self._callbacks(name, score),
+            callbacks=self._callbacks(name, score) + list(callbacks or []),
             device=str(dataset.device),
             verbose=int(self.verbose),
             **kwargs,

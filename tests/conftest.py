@@ -61,6 +61,34 @@ def cca_digits_map(digit_halves_split):
     )
 
 
+@pytest.fixture(scope="session")
+def label_space_digits_map(digit_halves_split):
+    """Baseline: the label-space retrieval of Rasiwasia et al. on the digits halves split.
+
+    One StandardScaler + LogisticRegression per half, C chosen by 3-fold
+    cross-validation on the training split, test items ranked by the cosine of
+    their class-probability vectors.
+    """
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import GridSearchCV
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from skcross.metrics import mean_average_precision
+
+    Xtr, Xte, ytr, yte = digit_halves_split
+    posteriors = []
+    for c in range(2):
+        model = GridSearchCV(
+            make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000)),
+            {"logisticregression__C": [0.01, 0.1, 1.0, 10.0]},
+            cv=3,
+        ).fit(Xtr.modality(c), ytr)
+        posteriors.append(model.predict_proba(Xte.modality(c)))
+    a, b = posteriors
+    return 0.5 * (mean_average_precision(a, b, yte, yte) + mean_average_precision(b, a, yte, yte))
+
+
 @pytest.fixture
 def small_multimodal():
     from skcross.datasets import make_multimodal_classification

@@ -20,7 +20,7 @@ import pytest
 import scipy.sparse as sp
 import torch
 from sklearn.base import clone
-from sklearn.exceptions import NotFittedError
+from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from sklearn.utils import estimator_checks as sk_checks
 
 import skcross
@@ -169,6 +169,68 @@ def test_common_parameters(name, Estimator):
     assert not unknown, f"{name}._quick_test_params has unknown keys {sorted(unknown)}"
 
 
+class _Bad:
+    """A value no parameter accepts."""
+
+    def __repr__(self) -> str:
+        return "<bad value>"
+
+
+@parametrize
+def test_every_parameter_has_a_constraint(name, Estimator):
+    params = set(Estimator().get_params(deep=False))
+    missing = params - set(Estimator._parameter_constraints)
+    assert not missing, f"{name}._parameter_constraints lacks {sorted(missing)}"
+    unknown = set(Estimator._parameter_constraints) - params
+    assert not unknown, f"{name}._parameter_constraints names non-parameters {sorted(unknown)}"
+
+
+@parametrize
+def test_bad_parameter_values_are_rejected_before_the_data(name, Estimator):
+    """Every parameter, given a value it cannot take, makes fit raise an error
+    naming it, before the data are looked at (X is not even an array here)."""
+    for param in Estimator().get_params(deep=False):
+        est = Estimator().set_params(**{param: _Bad()})
+        with pytest.raises((ValueError, TypeError), match=rf"\b{param}\b"):
+            est.fit("not data", None)
+
+
+@parametrize
+@pytest.mark.parametrize(
+    "change",
+    [lambda A: A * 1e-9, lambda A: A * 1e9, lambda A: A + 1e8],
+    ids=["times_1e-9", "times_1e9", "plus_1e8"],
+)
+def test_scale_and_offset_do_not_change_retrieval(name, Estimator, change):
+    """A modality multiplied by 1e-9 or 1e9, or offset by 1e8, gives the same
+    retrieval quality as the data as given (standardisation in float64 before
+    any cast), on training and on new data."""
+    est, X, y = _fitted(name, Estimator)
+    X_new, y_new = _data(60, random_state=3)
+    changed = _fit(clone(est), [change(X[0]), X[1]], y)
+    assert abs(changed.score([change(X_new[0]), X_new[1]], y_new) - est.score(X_new, y_new)) <= 0.01
+    assert abs(changed.score([change(X[0]), X[1]], y) - est.score(X, y)) <= 0.01
+
+
+@parametrize
+def test_constant_modality_warns_that_nothing_was_learned(name, Estimator):
+    """Embeddings that are (nearly) constant for a modality give a
+    ConvergenceWarning naming the estimator, the modality and a remedy."""
+    X, y = _data(60)
+    X = _with(X, 1, np.ones_like(X[1]) * 3.0)
+    with pytest.warns(ConvergenceWarning, match=rf"{name}: the embeddings of modality '1' are \(nearly\) constant.*;"):
+        _fit(_make(Estimator), X, y)
+
+
+@parametrize
+def test_no_collapse_warning_on_informative_data(name, Estimator):
+    X, y = _data()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        _fit(_make(Estimator), X, y)
+    assert not [w for w in caught if "(nearly) constant" in str(w.message)]
+
+
 @parametrize
 def test_not_fitted_errors(name, Estimator):
     X, y = _data(20)
@@ -290,7 +352,7 @@ def test_cuda_net_loads_on_cpu_machine(name, Estimator):
 @parametrize
 def test_inference_leaves_the_parked_net_on_the_cpu(name, Estimator):
     """Inference on another device works on a copy: the fitted net stays parked."""
-    from skcross._skorch import inference_module
+    from skcross._neural import inference_module
 
     est, _, _ = _fitted(name, Estimator)
     nets = _skorch_nets(est)

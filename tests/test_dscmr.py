@@ -16,14 +16,14 @@ from skcross.exceptions import TrainingDivergedError
 from skcross.metrics import make_map_scorer, mean_average_precision
 
 # Small, fast settings; lr is raised because a few epochs at 1e-4 learn little.
-FAST = dict(n_components=8, hidden_size=16, max_epochs=4, batch_size=32, lr=1e-3)
+FAST = dict(n_components=8, hidden_layer_sizes=(16,), max_epochs=4, batch_size=32, lr=1e-3)
 # Enough training for these tiny networks to learn the toy data well.
 TRAINED = {**FAST, "max_epochs": 10, "lr": 1e-2}
 
 
 def _untrained_score(X, y, **kw):
     """mAP of the randomly initialised networks: what training must beat."""
-    params = {**FAST, "validation_fraction": 0, "random_state": 0, **kw, "lr": 1e-30, "max_epochs": 1}
+    params = {**FAST, "early_stopping": False, "random_state": 0, **kw, "lr": 1e-30, "max_epochs": 1}
     return DSCMR(**params).fit(X, y).score(X, y)
 
 
@@ -133,7 +133,7 @@ def test_closed_form_loss_uses_batch_classifier():
 
 def test_closed_form_has_no_classifier_parameter(toy):
     X, y = toy
-    model = DSCMR(classifier="closed_form", validation_fraction=0, random_state=0, **TRAINED).fit(X, y)
+    model = DSCMR(classifier="closed_form", early_stopping=False, random_state=0, **TRAINED).fit(X, y)
     assert model.net_.module_.classifier is None
     assert not any("classifier" in n for n, _ in model.net_.module_.named_parameters())
     assert model.score(X, y) > _untrained_score(X, y, classifier="closed_form") + 0.15
@@ -142,7 +142,7 @@ def test_closed_form_has_no_classifier_parameter(toy):
 # ------------------------------------------------------------- architecture
 def test_last_layer_is_shared(toy):
     X, y = toy
-    model = DSCMR(validation_fraction=0, random_state=0, **FAST).fit(X, y)
+    model = DSCMR(early_stopping=False, random_state=0, **FAST).fit(X, y)
     module = model.net_.module_
     names = [n for n, _ in module.named_parameters()]
     assert names.count("shared.weight") == 1
@@ -163,7 +163,7 @@ def test_three_modalities():
     X, y = make_multimodal_classification(
         n_samples=150, n_modalities=3, n_classes=3, n_features=[7, 5, 9], random_state=1
     )
-    model = DSCMR(validation_fraction=0, random_state=0, **TRAINED).fit(X, y)
+    model = DSCMR(early_stopping=False, random_state=0, **TRAINED).fit(X, y)
     assert model.n_modalities_ == 3
     assert len(model.net_.module_.branches) == 3
     emb = model.transform(X)
@@ -176,7 +176,7 @@ def test_multilabel():
     X, Y = make_multimodal_classification(
         n_samples=150, n_classes=4, multilabel=True, random_state=2
     )
-    model = DSCMR(validation_fraction=0.2, random_state=0, **TRAINED).fit(X, Y)
+    model = DSCMR(validation_fraction=0.2, n_iter_no_change=100, random_state=0, **TRAINED).fit(X, Y)
     assert model.multilabel_
     assert model.net_.module_.classifier.out_features == Y.shape[1]
     assert model.score(X, Y) > _untrained_score(X, Y) + 0.1
@@ -185,12 +185,12 @@ def test_multilabel():
 def test_ablations_run_and_j1_off_leaves_classifier_untouched(toy):
     X, y = toy
     for kw in [dict(label_weight=0), dict(lam=0), dict(eta=0), dict(lam=0, eta=0)]:
-        model = DSCMR(validation_fraction=0, random_state=0, **FAST, **kw).fit(X, y)
+        model = DSCMR(early_stopping=False, random_state=0, **FAST, **kw).fit(X, y)
         assert np.isfinite(model.net_.history[:, "train_loss"]).all()
     # without J1 the classifier gets no gradient: it keeps its initial weights
-    no_j1 = DSCMR(validation_fraction=0, label_weight=0, random_state=0, **FAST).fit(X, y)
+    no_j1 = DSCMR(early_stopping=False, label_weight=0, random_state=0, **FAST).fit(X, y)
     init = DSCMR(
-        validation_fraction=0, label_weight=0, random_state=0, **{**FAST, "lr": 1e-30, "max_epochs": 1}
+        early_stopping=False, label_weight=0, random_state=0, **{**FAST, "lr": 1e-30, "max_epochs": 1}
     ).fit(X, y)
     torch.testing.assert_close(no_j1.net_.module_.classifier.weight, init.net_.module_.classifier.weight)
     assert not torch.allclose(no_j1.net_.module_.shared.weight, init.net_.module_.shared.weight)
@@ -208,15 +208,16 @@ def test_same_random_state_same_embeddings(toy):
 
 def test_joblib_round_trip(toy, tmp_path):
     X, y = toy
-    model = DSCMR(validation_fraction=0.2, random_state=0, **FAST).fit(X, y)
+    model = DSCMR(validation_fraction=0.2, n_iter_no_change=100, random_state=0, **FAST).fit(X, y)
     path = tmp_path / "dscmr.joblib"
     joblib.dump(model, path)
     loaded = joblib.load(path)
     for m in range(2):
         np.testing.assert_array_equal(loaded.transform(m, X.modality(m)), model.transform(m, X.modality(m)))
     # validation tensors are dropped after training, not pickled with the model
-    valid_cb = dict(loaded.net_.callbacks_)["valid_map"]
-    assert valid_cb.X is None and valid_cb.Y is None
+    valid_cb = dict(loaded.net_.callbacks_)["validation_score"]
+    assert valid_cb.score is None
+    assert dict(loaded.net_.callbacks_)["early_stopping"].best_model_weights_ is None
 
 
 def test_clone_and_params():
@@ -232,6 +233,9 @@ def test_clone_and_params():
         (dict(classifier="svm"), "classifier"),
         (dict(lam=-1.0), "lam"),
         (dict(validation_fraction=1.0), "validation_fraction"),
+        (dict(betas=(0.5, 1.5)), "betas"),
+        (dict(hidden_layer_sizes=(16, 0)), "hidden_layer_sizes"),
+        (dict(n_iter_no_change=0), "n_iter_no_change"),
         (dict(n_components=0), "n_components"),
         (dict(label_weight=0, lam=0, eta=0), "nothing to minimise"),
     ],
@@ -254,14 +258,14 @@ def test_divergence_raises(toy):
     X, y = toy
     huge = [X.modality(0) * 1e30, X.modality(1) * 1e30]
     with pytest.raises(TrainingDivergedError, match="epoch 1"):
-        DSCMR(validation_fraction=0, random_state=0, **FAST).fit(huge, y)
+        DSCMR(early_stopping=False, standardize=False, random_state=0, **FAST).fit(huge, y)
 
 
 # -------------------------------------------------------- model selection
 def test_grid_search_over_lam_and_eta(toy):
     X, y = toy
     search = GridSearchCV(
-        DSCMR(validation_fraction=0, random_state=0, **TRAINED),
+        DSCMR(early_stopping=False, random_state=0, **TRAINED),
         {"lam": [1e-3, 1.0], "eta": [0.0, 0.1]},
         scoring=make_map_scorer(mean=True),
         cv=2,
@@ -275,12 +279,12 @@ def test_grid_search_over_lam_and_eta(toy):
 
 def test_best_epoch_is_chosen_on_validation_split_of_training_data(digit_halves_split):
     Xtr, Xte, ytr, yte = digit_halves_split
-    model = DSCMR(validation_fraction=0.2, random_state=0, **{**FAST, "max_epochs": 8}).fit(Xtr, ytr)
+    model = DSCMR(validation_fraction=0.2, n_iter_no_change=100, random_state=0, **{**FAST, "max_epochs": 8}).fit(Xtr, ytr)
     valid = model.validation_indices_
     # carved from the training data, stratified by class
     assert valid.max() < len(ytr) and len(valid) == int(np.ceil(0.2 * len(ytr)))
     np.testing.assert_allclose(np.bincount(ytr[valid]) / len(valid), np.bincount(ytr) / len(ytr), atol=0.02)
-    history = np.asarray(model.net_.history[:, "valid_map"])
+    history = np.asarray(model.net_.history[:, "valid_score"])
     assert model.best_epoch_ == int(np.argmax(history)) + 1
     # the restored parameters are those of that epoch: their validation mAP is the best one
     Xv, yv = Xtr[valid], ytr[valid]
@@ -290,12 +294,31 @@ def test_best_epoch_is_chosen_on_validation_split_of_training_data(digit_halves_
 
 
 # ------------------------------------------------------------------ real data
-def test_digit_halves_beats_cca(digit_halves_split, cca_digits_map):
+def test_digit_halves_defaults_beat_the_baselines(digit_halves_split, cca_digits_map, label_space_digits_map):
+    """Default parameters, nothing but fit(X, y): beats CCA and the label-space baseline."""
     Xtr, Xte, ytr, yte = digit_halves_split
-    model = DSCMR(
-        n_components=64, hidden_size=128, lr=1e-3, max_epochs=12, random_state=0
-    ).fit(Xtr, ytr)
-    assert model.score(Xte, yte) > cca_digits_map + 0.1
+    model = DSCMR(random_state=0).fit(Xtr, ytr)
+    score = model.score(Xte, yte)
+    assert score > cca_digits_map + 0.1
+    assert score > label_space_digits_map
+    assert model.best_epoch_ < model.n_iter_ <= model.max_epochs  # early stopping ended it
+
+
+def test_early_stopping_stops_and_restores_the_best_epoch(toy):
+    X, y = toy
+    model = DSCMR(random_state=0, max_epochs=200, n_iter_no_change=3,
+                  **{k: v for k, v in TRAINED.items() if k != "max_epochs"}).fit(X, y)
+    history = np.asarray(model.net_.history[:, "valid_score"])
+    assert model.n_iter_ < 200
+    assert model.n_iter_ == model.best_epoch_ + 3
+    assert history[model.best_epoch_ - 1] == history.max()
+
+
+def test_paper_params_are_one_call_away(toy):
+    params = DSCMR.paper_params()
+    model = DSCMR(**params)
+    assert model.lr == 1e-4 and model.hidden_layer_sizes == (2048,) and model.n_components == 1024
+    assert model.max_epochs == 500 and not model.early_stopping
 
 
 # ------------------------------------------------------------------ output
@@ -306,7 +329,7 @@ def test_verbose_and_silent(toy, capsys):
     assert out.out == "" and out.err == ""
     DSCMR(random_state=0, verbose=1, **FAST).fit(X, y)
     out = capsys.readouterr()
-    assert "train_loss" in out.out and "valid_map" in out.out
+    assert "train_loss" in out.out and "valid_score" in out.out
 
 
 @gpu

@@ -9,7 +9,6 @@ import pytest
 import torch
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV
-from sklearn.preprocessing import StandardScaler
 
 from conftest import gpu
 from skcross._sdml import SDML
@@ -19,7 +18,7 @@ from skcross.exceptions import TrainingDivergedError
 from skcross.metrics import make_map_scorer, mean_average_precision
 
 # Small, fast settings: the tests check behaviour, not the paper's numbers.
-FAST = dict(n_components=8, hidden_layer_sizes=(32,), lr=1e-3, batch_size=30, max_epochs=15)
+FAST = dict(n_components=8, hidden_layer_sizes=(32,), lr=1e-3, batch_size=30, max_epochs=15, early_stopping=False)
 
 
 @pytest.fixture(scope="module")
@@ -185,19 +184,22 @@ def test_grid_search_over_lam(small_multimodal, n_jobs):
     assert isinstance(search.best_estimator_, SDML)
 
 
-def test_validation_fraction(three_modal):
+def test_early_stopping(three_modal):
     X, y = three_modal
-    off = SDML(random_state=0, validation_fraction=0, **FAST).fit(X, y)
+    off = SDML(random_state=0, **FAST).fit(X, y)
     assert off.best_epochs_ == [15, 15, 15]
     history = off.networks_[0].history
-    assert "valid_label_loss" not in history[-1] and "train_label_loss" in history[-1]
+    assert "valid_score" not in history[-1] and "train_label_loss" in history[-1]
 
-    on = SDML(random_state=0, validation_fraction=0.2, **FAST).fit(X, y)
+    params = {**FAST, "early_stopping": True, "validation_fraction": 0.2, "max_epochs": 60, "n_iter_no_change": 3}
+    on = SDML(random_state=0, **params).fit(X, y)
     for net, best in zip(on.networks_, on.best_epochs_):
-        valid = np.asarray(net.history[:, "valid_label_loss"])
-        assert best == int(np.argmin(valid)) + 1
-        # 20% of 180 samples held out, stratified: 36 validation samples per epoch.
-        assert net.history[-1, "valid_batch_count"] == 2
+        valid = np.asarray(net.history[:, "valid_score"])
+        assert best == int(np.argmax(valid)) + 1
+        # stopped n_iter_no_change epochs after the best one, or ran out of epochs
+        assert len(valid) == min(best + 3, 60)
+        # 20% of 180 samples held out, stratified: the rest trains (4 full batches of 30).
+        assert net.history[-1, "train_batch_count"] == 144 // 30
     # Training on 144 samples, not 180, changes the networks.
     assert not np.array_equal(on.transform(0, X.modality(0)), off.transform(0, X.modality(0)))
 
@@ -227,7 +229,7 @@ def test_verbose_prints_progress_and_silent_otherwise(small_multimodal, capsys):
     SDML(random_state=0, verbose=1, **dict(FAST, max_epochs=2)).fit(X, y)
     out = capsys.readouterr()
     assert "modality '0'" in out.out and "modality '1'" in out.out
-    assert "train_label_loss" in out.out and "valid_label_loss" in out.out
+    assert "train_label_loss" in out.out
 
 
 def test_invalid_parameters(small_multimodal):
@@ -240,6 +242,8 @@ def test_invalid_parameters(small_multimodal):
         SDML(validation_fraction=1.0, max_epochs=1).fit(X, y)
     with pytest.raises(ValueError, match="hidden_layer_sizes"):
         SDML(hidden_layer_sizes=(0,), max_epochs=1).fit(X, y)
+    with pytest.raises(ValueError, match="betas"):
+        SDML(betas=(0.5,), max_epochs=1).fit(X, y)
 
 
 def test_divergence_raises_with_epoch(small_multimodal):
@@ -247,30 +251,34 @@ def test_divergence_raises_with_epoch(small_multimodal):
     # Finite inputs whose squared norm overflows float32: the loss is inf at once.
     huge = [X.modality(0) * 1e30, X.modality(1)]
     with pytest.raises(TrainingDivergedError, match="epoch 1"):
-        SDML(random_state=0, **dict(FAST, max_epochs=2)).fit(huge, y)
+        SDML(random_state=0, standardize=False, **dict(FAST, max_epochs=2)).fit(huge, y)
 
 
-def test_digit_halves_beats_cca(digit_halves_split, cca_digits_map):
+def test_digit_halves_defaults_beat_the_baselines(digit_halves_split, cca_digits_map, label_space_digits_map):
+    """Default parameters, nothing but fit(X, y): beats CCA and the label-space baseline."""
     Xtr, Xte, ytr, yte = digit_halves_split
-    model = SDML(
-        n_components=32, hidden_layer_sizes=(128,), lr=1e-3, max_epochs=25, random_state=0
-    ).fit(Xtr, ytr)
+    model = SDML(random_state=0).fit(Xtr, ytr)
     emb = model.embed(Xte)
     sdml_map = 0.5 * (
         mean_average_precision(emb.modality(0), emb.modality(1), yte, yte)
         + mean_average_precision(emb.modality(1), emb.modality(0), yte, yte)
     )
     assert sdml_map > cca_digits_map + 0.1
+    assert sdml_map > label_space_digits_map
+    assert all(best < model.max_epochs for best in model.best_epochs_)
+
+
+def test_paper_params_are_one_call_away():
+    model = SDML(**SDML.paper_params())
+    assert (model.lam, model.lr, model.n_components) == (0.5, 1e-4, 512)
+    assert model.hidden_layer_sizes == (1024, 1024) and not model.standardize
 
 
 def test_wikipedia_smoke(data_home):
     Xtr, Xte, ytr, yte = load_wikipedia(data_home)
-    scalers = [StandardScaler().fit(Xtr.modality(i)) for i in range(2)]
-    tr = [s.transform(Xtr.modality(i)) for i, s in enumerate(scalers)]
-    te = [s.transform(Xte.modality(i)) for i, s in enumerate(scalers)]
-    model = SDML(
-        n_components=16, hidden_layer_sizes=(64,), lr=1e-3, max_epochs=4, random_state=0
-    ).fit(tr, ytr)
+    tr, te = Xtr.modalities(), Xte.modalities()
+    # The estimator standardises the raw features itself.
+    model = SDML(n_components=16, hidden_layer_sizes=(64,), max_epochs=4, random_state=0).fit(tr, ytr)
     emb = [model.transform(i, te[i]) for i in range(2)]
     assert mean_average_precision(emb[0], emb[1], yte, yte) > _chance_map(yte, yte) + 0.03
     assert mean_average_precision(emb[1], emb[0], yte, yte) > _chance_map(yte, yte) + 0.03
