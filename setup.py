@@ -29,7 +29,10 @@ setup(
         "faiss": ["faiss-cpu>=1.7"],
         "dask": ["dask[distributed]>=2023.1"],
         "test": ["pytest>=7", "pytest-xdist>=3", "hypothesis>=6", "matplotlib>=3.5", "dask[distributed]>=2023.1"],
-        "docs": ["sphinx>=7", "numpydoc>=1.6", "matplotlib>=3.5"],
+        "docs": [
+            "sphinx>=7", "numpydoc>=1.6", "matplotlib>=3.5",
+            "pydata-sphinx-theme>=0.15", "sphinx-gallery>=0.17", "sphinx-mathjax-offline>=0.0.2",
+        ],
     },
     classifiers=[
         "Programming Language :: Python :: 3",
