@@ -32,7 +32,7 @@ from ._validation import (
 )
 from ._version import __version__
 from .exceptions import IncompatibleVersionError, TrainingDivergedError
-from .metrics import mean_average_precision, top_k_similarities
+from .metrics import cross_modal_recall, mean_average_precision, top_k_similarities
 
 __all__ = ["CrossModalEstimator", "check_finite_loss", "standardization", "COMMON_CONSTRAINTS"]
 
@@ -389,16 +389,34 @@ class CrossModalEstimator(TransformerMixin, BaseEstimator):
         d = self.transform(target_modality, X_database)
         return top_k_similarities(q, d, k=k, metric=self._get_retrieval_metric())
 
-    def score(self, X: Any, y: Any) -> float:
-        """Mean cross-modal mAP over all ordered pairs of modalities.
+    def score(self, X: Any, y: Any = None) -> float:
+        """Cross-modal retrieval quality, averaged over all ordered pairs of modalities.
 
-        Each modality's samples query the database of every other modality; an
-        item is relevant when it shares a label with the query. This is what
-        ``GridSearchCV`` maximises with ``scoring=None``. ``X`` and ``y`` may be
+        With labels ``y``: the mean average precision (mAP) of each modality's
+        samples querying the database of every other modality, an item being
+        relevant when it shares a label with the query (ties between equal
+        similarities averaged over their orderings). ``X`` and ``y`` may be
         unpaired (a list of arrays and a list of per-modality labels).
+
+        Without labels (``y=None``) on paired ``X``: the mean recall@K
+        (K = 1, 5, 10) of instance-level retrieval, the correct match of row
+        ``i`` being row ``i`` of the other modality
+        (:func:`skcross.metrics.cross_modal_recall`). So unsupervised
+        estimators can be scored, and tuned by ``GridSearchCV``, without labels.
+
+        This is what ``GridSearchCV`` maximises with ``scoring=None``.
         """
         check_is_fitted(self)
         arrays, names = as_modality_list(X)
+        metric = self._get_retrieval_metric()
+        if y is None:
+            counts = {a.shape[0] for a in arrays}
+            if len(counts) != 1:
+                raise ValueError(
+                    "score(X) without labels needs paired modalities (row i of every "
+                    "modality is one sample); these have different sample counts. Pass y."
+                )
+            return float(cross_modal_recall(self.embed(X).modalities(), metric=metric))
         if _is_per_modality_labels(y, len(arrays)):
             labels = list(y)
             if len(arrays) != self.n_modalities_:
@@ -410,7 +428,6 @@ class CrossModalEstimator(TransformerMixin, BaseEstimator):
         else:
             emb = self.embed(X).modalities()
             labels = [y] * len(emb)
-        metric = self._get_retrieval_metric()
         return float(
             np.mean(
                 [

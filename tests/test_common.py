@@ -568,6 +568,21 @@ def test_score_with_labels_unseen_at_fit(name, Estimator):
 
 
 @parametrize
+def test_score_without_labels_is_instance_recall(name, Estimator):
+    """score(X) with no labels on paired data: mean recall@K, row i matching row i,
+    so unsupervised estimators can be scored and tuned without labels."""
+    from skcross.metrics import cross_modal_recall
+
+    est, X, y = _fitted(name, Estimator)
+    score = est.score(X)
+    assert isinstance(score, float) and 0.0 <= score <= 1.0
+    expected = cross_modal_recall(_embeddings(est, X), metric=est._get_retrieval_metric())
+    assert score == pytest.approx(expected)
+    with pytest.raises(ValueError, match="without labels needs paired modalities"):
+        est.score([X[0], X[1][:-3]])
+
+
+@parametrize
 def test_transform_does_not_modify_input(name, Estimator):
     est, X, _ = _fitted(name, Estimator)
     before = [x.copy() for x in X]
