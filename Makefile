@@ -6,7 +6,7 @@ PIP := $(PY) -m pip
 TORCH_VERSION ?= 2.13.0
 STAMP := $(VENV)/.installed
 
-.PHONY: venv install install-test demo test bench docs clean
+.PHONY: venv install install-test demo test bench docs clean gpu-check
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,12 @@ demo: install
 
 test: install-test
 	OMP_NUM_THREADS=2 $(PY) -m pytest -q -n 2 --dist loadfile
+
+# On a CUDA machine (install its torch build into .venv first): the gpu-marked
+# tests and a short GPU benchmark table. Without CUDA both skip cleanly.
+gpu-check: install-test
+	$(PY) -m pytest -q -m gpu -p no:randomly
+	$(PY) benchmarks/bench_gpu.py
 
 bench: install
 	$(PY) benchmarks/bench_metrics.py
