@@ -31,7 +31,7 @@ test: install-test
 # On a CUDA machine (install its torch build into .venv first): the gpu-marked
 # tests and a short GPU benchmark table. Without CUDA both skip cleanly.
 gpu-check: install-test
-	$(PY) -m pytest -q -m gpu -p no:randomly
+	$(PY) -m pytest -q -m gpu
 	$(PY) benchmarks/bench_gpu.py
 
 bench: install
