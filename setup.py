@@ -28,6 +28,7 @@ setup(
         "plot": ["matplotlib>=3.5"],
         "faiss": ["faiss-cpu>=1.7"],
         "dask": ["dask[distributed]>=2023.1"],
+        "bench": ["torchmetrics>=1.0", "ranx>=0.3", "pytorch-metric-learning>=2.0"],
         "test": ["pytest>=7", "pytest-xdist>=3", "hypothesis>=6", "matplotlib>=3.5", "dask[distributed]>=2023.1"],
         "docs": [
             "sphinx>=7", "numpydoc>=1.6", "matplotlib>=3.5",

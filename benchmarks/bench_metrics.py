@@ -1,8 +1,18 @@
-"""mAP speed and memory: skcross.metrics.mean_average_precision against a per-query loop
-over sklearn.metrics.average_precision_score, in one run.
+"""skcross.metrics beside independent implementations, and its speed and memory, in one run.
 
-    python benchmarks/bench_metrics.py            # 5,000 and 20,000, plus 50,000 memory
-    python benchmarks/bench_metrics.py --quick    # 2,000 and 5,000, no 50,000 run
+    python benchmarks/bench_metrics.py            # agreement, 5,000 speed, 50,000 memory, 20,000 recall
+    python benchmarks/bench_metrics.py --quick    # smaller sizes, no memory run
+
+Agreement: on the same random data (with and without ties, single- and
+multi-label) our values beside scikit-learn, torchmetrics (RetrievalMAP,
+RetrievalNormalizedDCG, RetrievalHitRate), ranx (map, ndcg@k, hit_rate@k) and
+pytorch-metric-learning's AccuracyCalculator (MAP@R, R-precision,
+precision@1), where the definitions coincide: max absolute difference over
+queries and time of each. An oracle that is not installed is skipped with a
+message (``pip install 'skcross[bench]'``). With ties, only the oracles that
+average tied items (scikit-learn's and torchmetrics' NDCG) share our
+definition; the others break ties their own way, and their rows show how far
+that moves a score.
 """
 
 from __future__ import annotations
@@ -14,18 +24,36 @@ import sys
 import time
 
 import numpy as np
-from sklearn.metrics import average_precision_score
+import torch
+from sklearn.metrics import average_precision_score, ndcg_score
 
-from skcross.metrics import mean_average_precision
+from skcross.metrics import (
+    average_precision_scores,
+    map_at_r,
+    mean_average_precision,
+    ndcg_at_k,
+    precision_at_k,
+    r_precision,
+    recall_at_k,
+    similarity_matrix,
+)
 
 
-def random_problem(n: int, dim: int = 64, n_classes: int = 10, seed: int = 0):
+def random_problem(n: int, dim: int = 64, n_classes: int = 10, seed: int = 0, n_database: int | None = None):
     rng = np.random.RandomState(seed)
-    y_q, y_d = rng.randint(n_classes, size=n), rng.randint(n_classes, size=n)
+    m = n if n_database is None else n_database
+    y_q, y_d = rng.randint(n_classes, size=n), rng.randint(n_classes, size=m)
     centres = rng.randn(n_classes, dim)
     Q = centres[y_q] + 2.0 * rng.randn(n, dim)
-    D = centres[y_d] + 2.0 * rng.randn(n, dim)
+    D = centres[y_d] + 2.0 * rng.randn(m, dim)
     return Q, D, y_q, y_d
+
+
+def tied(Q, D, y_d, rng):
+    """Database rows drawn from a quarter of them: tie groups of about 4
+    identical rows, whose labels stay random, so tie order matters."""
+    base = rng.randint(len(D) // 4, size=len(D))
+    return Q, D[base], y_d
 
 
 def sklearn_loop_map(Q, D, y_q, y_d) -> float:
@@ -38,14 +66,136 @@ def sklearn_loop_map(Q, D, y_q, y_d) -> float:
     return float(np.mean(aps))
 
 
-def peak_memory_child(n: int) -> dict:
-    """Run one n x n evaluation in a fresh process and report its peak RSS."""
+def _timed(f):
+    t = time.perf_counter()
+    out = f()
+    return out, time.perf_counter() - t
+
+
+def _oracle(name: str):
+    try:
+        if name == "torchmetrics":
+            import torchmetrics.retrieval as mod
+        elif name == "ranx":
+            import ranx as mod
+        else:
+            from pytorch_metric_learning.utils import accuracy_calculator as mod
+        return mod
+    except ImportError as exc:
+        print(f"  [skipped] {name} is not installed ({exc}); pip install 'skcross[bench]'")
+        return None
+
+
+def _torchmetrics_rows(S, rel, gains, k):
+    tm = _oracle("torchmetrics")
+    if tm is None:
+        return {}
+    n_q, n_d = S.shape
+    idx = torch.arange(n_q).repeat_interleave(n_d)
+    # since torchmetrics 1.8 a relevant item with score <= 0 counts as not
+    # relevant, so cosine scores are shifted to (1, 3]
+    preds = torch.from_numpy(S.ravel() + 2.0)
+    out = {}
+    t = time.perf_counter()
+    out["map"] = (float(tm.RetrievalMAP()(preds, torch.from_numpy(rel.ravel()), indexes=idx)), time.perf_counter() - t)
+    t = time.perf_counter()
+    ndcg = tm.RetrievalNormalizedDCG(top_k=k)(preds, torch.from_numpy(gains.ravel()), indexes=idx)
+    out["ndcg"] = (float(ndcg), time.perf_counter() - t)
+    return out
+
+
+def _ranx_value(S, gains, metric):
+    """ranx's value of one metric (queries without a relevant item count 0, as ours)."""
+    ranx = _oracle("ranx")
+    if ranx is None:
+        return None
+    n_q, n_d = S.shape
+    t = time.perf_counter()
+    # ranx drops queries without relevant items from qrels, so weight its mean back
+    have = [i for i in range(n_q) if gains[i].any()]
+    qrels = ranx.Qrels({f"q{i}": {f"d{j}": int(gains[i, j]) for j in np.flatnonzero(gains[i])} for i in have})
+    run = ranx.Run({f"q{i}": {f"d{j}": float(S[i, j]) for j in range(n_d)} for i in have})
+    value = float(ranx.evaluate(qrels, run, metric)) * len(have) / n_q
+    return value, time.perf_counter() - t
+
+
+def _pml_rows(Q, D, y_q, y_d):
+    mod = _oracle("pytorch-metric-learning")
+    if mod is None:
+        return {}
+    from pytorch_metric_learning.distances import CosineSimilarity
+    from pytorch_metric_learning.utils.inference import CustomKNN
+
+    calc = mod.AccuracyCalculator(
+        include=("mean_average_precision_at_r", "r_precision", "precision_at_1"),
+        knn_func=CustomKNN(CosineSimilarity()), k="max_bin_count",
+    )
+    t = time.perf_counter()
+    res = calc.get_accuracy(torch.tensor(Q, dtype=torch.float32), torch.tensor(y_q), torch.tensor(D, dtype=torch.float32), torch.tensor(y_d), ref_includes_query=False)
+    dt = time.perf_counter() - t
+    return {"map_at_r": (res["mean_average_precision_at_r"], dt), "r_precision": (res["r_precision"], dt), "precision_at_1": (res["precision_at_1"], dt)}
+
+
+def agreement(n_q: int, n_d: int, k: int = 10) -> None:
+    print(f"\n## Agreement with independent implementations ({n_q} queries x {n_d} database, dim 16)\n")
+    print("| data | metric | skcross | oracle | oracle value | abs diff | skcross (s) | oracle (s) |")
+    print("|---|---|---|---|---|---|---|---|")
+    rng = np.random.RandomState(1)
+    for ties in (False, True):
+        Q, D, y_q, y_d = random_problem(n_q, dim=16, n_database=n_d, seed=2)
+        if ties:
+            Q, D, y_d = tied(Q, D, y_d, rng)
+        L_q = (rng.rand(n_q, 6) < 0.3).astype(int)
+        L_d = (rng.rand(n_d, 6) < 0.3).astype(int)
+        S = similarity_matrix(Q, D)
+        rel = (y_q[:, None] == y_d[None, :])
+        gains = (L_q @ L_d.T).astype(np.float64)
+        tag = "ties" if ties else "no ties"
+        rows = []
+        ours_map, t_map = _timed(lambda: mean_average_precision(Q, D, y_q, y_d))
+        sk, t_sk = _timed(lambda: np.mean([average_precision_score(r, s) for r, s in zip(rel, S)]))
+        rows.append(("mAP, single-label", ours_map, t_map, "sklearn average_precision_score", sk, t_sk))
+        ours_ndcg, t_ndcg = _timed(lambda: ndcg_at_k(Q, D, L_q, L_d, k=k))
+        sk_ndcg, t_skn = _timed(lambda: ndcg_score(gains, S, k=k))
+        rows.append((f"NDCG@{k}, multi-label counts", ours_ndcg, t_ndcg, "sklearn ndcg_score", sk_ndcg, t_skn))
+        for name, (value, dt) in _torchmetrics_rows(S, rel, gains, k).items():
+            ours, t_ours = (ours_map, t_map) if name == "map" else (ours_ndcg, t_ndcg)
+            rows.append((f"{'mAP, single-label' if name == 'map' else f'NDCG@{k}, multi-label counts'}", ours, t_ours, f"torchmetrics {name}", value, dt))
+        ranx_map = _ranx_value(S, rel, "map")
+        if ranx_map is not None:
+            rows.append(("mAP, single-label", ours_map, t_map, "ranx map", *ranx_map))
+            rows.append((f"NDCG@{k}, multi-label counts", ours_ndcg, t_ndcg, f"ranx ndcg@{k}", *_ranx_value(S, gains, f"ndcg@{k}")))
+        pml = _pml_rows(Q, D, y_q, y_d)
+        if pml:
+            for name, f in (("map_at_r", map_at_r), ("r_precision", r_precision)):
+                ours, dt = _timed(lambda: f(Q, D, y_q, y_d))
+                rows.append((name, ours, dt, f"pytorch-metric-learning {name}", *pml[name]))
+            ours, dt = _timed(lambda: precision_at_k(Q, D, y_q, y_d, k=1))
+            rows.append(("precision@1", ours, dt, "pytorch-metric-learning precision_at_1", *pml["precision_at_1"]))
+        # instance-level: row i of the queries matches row i of a noisy copy
+        P = Q + 1.5 * rng.randn(*Q.shape)
+        if ties:
+            P[::2] = P[1::2]  # pairs of identical database rows
+        ours_r, t_r = _timed(lambda: recall_at_k(Q, P, ks=k))
+        Sp = similarity_matrix(Q, P)
+        tm = _oracle("torchmetrics")
+        if tm is not None:
+            idx = torch.arange(n_q).repeat_interleave(n_q)
+            t = time.perf_counter()
+            hit = float(tm.RetrievalHitRate(top_k=k)(torch.from_numpy(Sp.ravel() + 2.0), torch.eye(n_q, dtype=torch.long).ravel(), indexes=idx))
+            rows.append((f"recall@{k} (hit rate), paired", ours_r, t_r, "torchmetrics RetrievalHitRate", hit, time.perf_counter() - t))
+        for metric, ours, t_ours, oracle, value, dt in rows:
+            print(f"| {tag} | {metric} | {ours:.6f} | {oracle} | {value:.6f} | {abs(ours - value):.1e} | {t_ours:.3f} | {dt:.3f} |")
+
+
+def peak_memory_child(n_q: int, n_d: int) -> dict:
+    """Run one n_q x n_d evaluation in a fresh process and report its peak RSS."""
     code = f"""
 import json, resource, time, sys
 sys.path.insert(0, {str(sys.path[0])!r})
 from bench_metrics import random_problem
 from skcross.metrics import mean_average_precision
-Q, D, yq, yd = random_problem({n}, dim=64)
+Q, D, yq, yd = random_problem({n_q}, dim=64, n_database={n_d})
 Q, D = Q.astype('float32'), D.astype('float32')
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 t = time.perf_counter()
@@ -58,31 +208,64 @@ print(json.dumps(dict(map=m, seconds=time.perf_counter() - t,
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def speed(n: int, loop: bool = True) -> None:
+    Q, D, yq, yd = random_problem(n)
+    S = similarity_matrix(Q, D)
+    _, t_sort = _timed(lambda: np.sort(S, axis=1))
+    ours, t_ours = _timed(lambda: mean_average_precision(Q, D, yq, yd))
+    stable, t_stable = _timed(lambda: mean_average_precision(Q, D, yq, yd, ties="stable"))
+    print(f"\n## mAP@all speed, {n:,} x {n:,} (dim 64, float64 scores)\n")
+    print("| what | seconds | ratio to np.sort |")
+    print("|---|---|---|")
+    print(f"| bare np.sort of the {n:,} x {n:,} float64 score matrix | {t_sort:.2f} | 1.00 |")
+    print(f"| skcross mAP, ties='average' (similarities included) | {t_ours:.2f} | {t_ours / t_sort:.2f} |")
+    print(f"| skcross mAP, ties='stable' | {t_stable:.2f} | {t_stable / t_sort:.2f} |")
+    if loop:
+        ref, t_ref = _timed(lambda: sklearn_loop_map(Q, D, yq, yd))
+        print(f"| per-query loop over sklearn average_precision_score | {t_ref:.2f} | {t_ref / t_sort:.2f} |")
+        print(f"\nspeed-up over the sklearn loop: {t_ref / t_ours:.1f}x; |mAP difference| {abs(ref - ours):.1e} (no ties in this data)")
+
+
+def recall_speed(n: int, k: int = 10) -> None:
+    rng = np.random.RandomState(0)
+    A = rng.randn(n, 64).astype(np.float32)
+    B = (A + rng.randn(n, 64).astype(np.float32)).astype(np.float32)
+    _, t_ours = _timed(lambda: recall_at_k(A, B, ks=(1, 5, 10)))
+
+    def baseline(dtype):
+        Qt, Dt = torch.from_numpy(A).to(dtype), torch.from_numpy(B).to(dtype)
+        Qt = Qt / Qt.norm(dim=1, keepdim=True)
+        Dt = Dt / Dt.norm(dim=1, keepdim=True)
+        step = max(1, 2**25 // n)
+        for s in range(0, n, step):
+            torch.topk(Qt[s : s + step] @ Dt.T, k, dim=1)
+
+    _, t32 = _timed(lambda: baseline(torch.float32))
+    _, t64 = _timed(lambda: baseline(torch.float64))
+    print(f"\n## recall@(1, 5, 10) speed, {n:,} x {n:,} (dim 64)\n")
+    print("| what | seconds | skcross / this |")
+    print("|---|---|---|")
+    print(f"| skcross recall_at_k, ties='average' | {t_ours:.2f} | 1.00 |")
+    print(f"| chunked float32 matmul + topk(10) | {t32:.2f} | {t_ours / t32:.2f} |")
+    print(f"| chunked float64 matmul + topk(10) | {t64:.2f} | {t_ours / t64:.2f} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--recall-n", type=int, default=None, help="size of the recall run (default 20,000; 100,000 is the issue's size)")
+    parser.add_argument("--memory-queries", type=int, default=50000, help="queries of the 50,000-item database memory run")
     args = parser.parse_args()
-    sizes = [2000, 5000] if args.quick else [5000, 20000]
-    rows = []
-    for n in sizes:
-        Q, D, yq, yd = random_problem(n)
-        t = time.perf_counter()
-        ours = mean_average_precision(Q, D, yq, yd)
-        t_ours = time.perf_counter() - t
-        t = time.perf_counter()
-        ref = sklearn_loop_map(Q, D, yq, yd)
-        t_ref = time.perf_counter() - t
-        rows.append((n, t_ours, t_ref, t_ref / t_ours, abs(ours - ref)))
-    print("| n queries x n database | skcross (s) | sklearn loop (s) | speed-up | max abs diff |")
-    print("|---|---|---|---|---|")
-    for n, a, b, r, d in rows:
-        print(f"| {n:,} x {n:,} | {a:.2f} | {b:.2f} | {r:.1f}x | {d:.2e} |")
+    torch.set_num_threads(1)
+    agreement(200 if args.quick else 300, 600 if args.quick else 1200)
+    speed(2000 if args.quick else 5000)
+    recall_speed(args.recall_n or (5000 if args.quick else 20000))
     if not args.quick:
-        res = peak_memory_child(50000)
-        print()
-        print("| n queries x n database | skcross (s) | peak RSS (GiB) | of which data + torch (GiB) | mAP |")
-        print("|---|---|---|---|---|")
-        print(f"| 50,000 x 50,000 | {res['seconds']:.1f} | {res['peak_gib']:.2f} | {res['data_gib']:.2f} | {res['map']:.4f} |")
+        res = peak_memory_child(args.memory_queries, 50000)
+        print(f"\n## memory, {args.memory_queries:,} x 50,000 (float32 embeddings, dim 64)\n")
+        print("| seconds | peak RSS (GiB) | of which data + torch (GiB) | mAP |")
+        print("|---|---|---|---|")
+        print(f"| {res['seconds']:.1f} | {res['peak_gib']:.2f} | {res['data_gib']:.2f} | {res['map']:.4f} |")
 
 
 if __name__ == "__main__":

@@ -72,8 +72,9 @@ def _chunks(n_query: int, n_database: int, batch_size: int | None) -> Iterator[s
         yield slice(start, min(start + int(batch_size), n_query))
 
 
-def _map_chunks(Q: sim_.Fixed, D: sim_.Fixed, metric: str, batch_size, fn: Callable) -> list:
-    """``fn(sl, similarities)`` for every chunk of queries, in order.
+def _map_chunks(Q: sim_.Fixed, D: sim_.Fixed, metric: str, batch_size, fn: Callable, rank_only: bool = True) -> list:
+    """``fn(sl, similarities)`` for every chunk of queries, in order
+    (``rank_only``: only the order and ties within a row matter).
 
     On the CPU two chunks run at once: numpy's sorts and torch's kernels
     release the GIL (memory: two chunks).
@@ -82,7 +83,7 @@ def _map_chunks(Q: sim_.Fixed, D: sim_.Fixed, metric: str, batch_size, fn: Calla
 
     def one(sl):
         with torch.no_grad():
-            return fn(sl, sim_.similarity(Q[sl], D, metric))
+            return fn(sl, sim_.similarity(Q[sl], D, metric, rank_only))
 
     n_threads = min(2, os.cpu_count() or 1, len(chunks)) if Q.device.type == "cpu" else 1
     if n_threads < 2:
@@ -158,9 +159,11 @@ def _setup(query_emb, database_emb, query_labels, database_labels, metric, devic
     return Q, D, gains
 
 
-def _item_positions(S: torch.Tensor, sl: slice, gains: Gains, ties: str):
+def _item_positions(S: torch.Tensor, sl: slice, gains: Gains, ties: str, binary: bool = True):
+    """Positions of the items with a positive gain (``S`` is sorted in place);
+    ``binary``: only whether the gain is positive matters."""
     J, G, valid = gains.sparse(sl)
-    s, g = positions(S, J, ties, lambda rows: gains.full(sl)[rows])
+    s, g, _, G, valid = positions(S, J, G, valid, ties, lambda rows: gains.full(sl)[rows], binary)
     return s, g, G, valid
 
 
@@ -391,7 +394,7 @@ def _graded(query_emb, database_emb, query_labels, database_labels, k, metric, b
     Dn = discounts(N, Q.device)
 
     def chunk(sl, S):
-        s, g, G, valid = _item_positions(S, sl, gains, ties)
+        s, g, G, valid = _item_positions(S, sl, gains, ties, binary=False)
         kk = torch.full((s.shape[0],), float(min(k, N) if k else N), dtype=torch.float64, device=S.device)
         if what == "ndcg":
             ideal = ideal_dcg(G, valid, kk, Dn)
@@ -674,5 +677,5 @@ def top_k_similarities(
         resort = torch.sort(top_sim, dim=1, descending=True, stable=True).indices
         return top_idx.gather(1, resort).cpu(), top_sim.gather(1, resort).to(out_dtype).cpu()
 
-    parts = _map_chunks(Q, D, metric, batch_size, chunk)
+    parts = _map_chunks(Q, D, metric, batch_size, chunk, rank_only=False)
     return torch.cat([p[0] for p in parts]).numpy(), torch.cat([p[1] for p in parts]).numpy()

@@ -141,11 +141,13 @@ def fixed_pair(query_emb: Any, database_emb: Any, metric: str, device: Any = Non
     return to_fixed(Q, metric, bits, precise), to_fixed(D, metric, bits, precise)
 
 
-def similarity(Q: Fixed, D: Fixed, metric: str) -> torch.Tensor:
+def similarity(Q: Fixed, D: Fixed, metric: str, rank_only: bool = False) -> torch.Tensor:
     """float64 similarities of fixed-point rows (negative distance for "euclidean").
 
     The product ``Q.m @ D.m.T`` is exact, and what follows is elementwise, so a
     (query, item) pair gets the same bits in every block, chunk and position.
+    ``rank_only``: each row may be off by a positive factor (the query's
+    scale), which changes neither its order nor its ties: one pass less.
     """
     prod = Q.m @ D.m.T
     if Q.lo is not None and D.lo is not None:
@@ -154,6 +156,8 @@ def similarity(Q: Fixed, D: Fixed, metric: str) -> torch.Tensor:
         prod += (Q.m @ D.lo.T + Q.lo @ D.m.T) * 2.0**-Q.bits
     unit = 2.0 ** (-2 * Q.bits)
     if metric != "euclidean":
+        if rank_only:
+            return prod.mul_(D.scale[None, :])
         return prod.mul_(Q.scale[:, None] * unit).mul_(D.scale[None, :])
     a = (Q.sq * Q.scale * Q.scale * unit)[:, None]
     b = (D.sq * D.scale * D.scale * unit)[None, :]

@@ -175,29 +175,56 @@ def sort_rows(S: torch.Tensor) -> torch.Tensor:
     return torch.sort(S, dim=1).values
 
 
-def positions(S: torch.Tensor, J: torch.Tensor, ties: str, full_gains: Callable[[torch.Tensor], torch.Tensor]):
+def positions(
+    S: torch.Tensor, J: torch.Tensor, G: torch.Tensor, valid: torch.Tensor, ties: str, full_gains: Callable, binary: bool = False
+):
     """``(s, g)`` of the items ``J`` of each row of similarities ``S``.
 
     ``s``: items ranked surely before (strictly higher score, or before in the
     resolved order); ``g``: the tie-group size (1 once ties are resolved).
     ``full_gains(rows)`` gives the dense gains of some rows, for the
-    optimistic and pessimistic orders.
+    optimistic and pessimistic orders. The items come back reordered by
+    ascending score, with their ``J``, ``G`` and ``valid``: sorted keys make
+    the searches cheap. ``S`` is sorted in place. ``binary``: all gains are
+    1, so with averaged ties only the scores matter and a value sort does.
     """
     n, N = S.shape
-    V = S.gather(1, J)
-    asc = sort_rows(S)
-    right = torch.searchsorted(asc, V, right=True)
+    cpu = S.device.type == "cpu"
+    V = torch.where(valid, S.gather(1, J), torch.full_like(G, -float("inf")))
+    if binary and ties == "average":
+        # padding (-inf) sorts first, so the valid items are the last `count`
+        V = torch.from_numpy(np.sort(V.numpy(), axis=1)) if cpu else torch.sort(V, dim=1).values
+        count = valid.sum(dim=1, keepdim=True)
+        valid = torch.arange(V.shape[1], device=V.device)[None, :] >= V.shape[1] - count
+        G = valid.to(torch.float64)
+    else:
+        order = torch.from_numpy(np.argsort(V.numpy(), axis=1, kind="stable")) if cpu else torch.argsort(V, dim=1, stable=True)
+        J, V, G, valid = (t.gather(1, order) for t in (J, V, G, valid))
+    original = S.clone() if ties != "average" else None
+    if cpu:
+        S.numpy().sort(axis=1)  # in place: no copy of the chunk
+        asc, Vn = S.numpy(), V.numpy()
+        right_np = np.empty(Vn.shape, dtype=np.int64)
+        for i in range(n):  # numpy's searchsorted narrows the range for sorted keys
+            right_np[i] = np.searchsorted(asc[i], Vn[i], side="right")
+        right = torch.from_numpy(right_np)
+    else:
+        S.copy_(torch.sort(S, dim=1).values)
+        right = torch.searchsorted(S, V, right=True)
     s = (N - right).to(torch.float64)
     g = torch.ones_like(s)
-    tied = torch.nonzero((asc[:, 1:] == asc[:, :-1]).any(dim=1)).squeeze(1)
+    tied = torch.nonzero((S[:, 1:] == S[:, :-1]).any(dim=1)).squeeze(1)
     if tied.numel() == 0:
-        return s, g
+        return s, g, J, G, valid
     if ties == "average":
-        left = torch.searchsorted(asc[tied], V[tied], right=False)
+        if cpu:
+            left = torch.from_numpy(np.stack([np.searchsorted(asc[i], Vn[i], side="left") for i in tied.tolist()]))
+        else:
+            left = torch.searchsorted(S[tied], V[tied], right=False)
         g[tied] = (right[tied] - left).to(torch.float64)
-        return s, g
+        return s, g, J, G, valid
     # Resolve ties in the rows that have any: one full ranking per such row.
-    St = S[tied]
+    St = original[tied]
     if ties == "stable":
         order = torch.sort(St, dim=1, descending=True, stable=True).indices
     else:
@@ -207,7 +234,7 @@ def positions(S: torch.Tensor, J: torch.Tensor, ties: str, full_gains: Callable[
     rank = torch.empty_like(order)
     rank.scatter_(1, order, torch.arange(N, device=S.device).expand(len(tied), N))
     s[tied] = rank.gather(1, J[tied]).to(torch.float64)
-    return s, g
+    return s, g, J, G, valid
 
 
 # ------------------------------------------------------------ closed forms
@@ -250,9 +277,26 @@ def _group_counts(s: torch.Tensor, valid: torch.Tensor):
     """For each relevant item: ``H`` relevant items surely before its group and
     ``r`` relevant items in its group (items of a group share ``s``)."""
     key = torch.where(valid, s, torch.full_like(s, float("inf")))
-    srt = torch.sort(key, dim=1).values.contiguous()
-    H = torch.searchsorted(srt, key.contiguous(), right=False)
-    r = torch.searchsorted(srt, key.contiguous(), right=True) - H
+    n, W = key.shape
+    if W < 2 or bool((key[:, 1:] <= key[:, :-1]).all()):
+        # items in ascending score order (padding first): equal keys are
+        # already adjacent, and the items before a run are those after it
+        k, order = key, None
+    else:
+        order = torch.argsort(key, dim=1, stable=True)
+        k = key.gather(1, order)
+    idx = torch.arange(W, device=s.device).expand(n, W)
+    new_run = torch.ones_like(k, dtype=torch.bool)
+    new_run[:, 1:] = k[:, 1:] != k[:, :-1]
+    # first and one-past-last position of each item's run of equal keys
+    first = torch.cummax(torch.where(new_run, idx, torch.zeros_like(idx)), dim=1).values
+    ends = torch.full_like(idx, W)
+    ends[:, :-1] = torch.where(new_run[:, 1:], idx[:, 1:], torch.full_like(idx[:, 1:], W))
+    last = torch.flip(torch.cummin(torch.flip(ends, [1]), dim=1).values, [1])
+    if order is None:
+        return (W - last).to(torch.float64), (last - first).to(torch.float64)
+    H = torch.empty_like(first).scatter_(1, order, first)
+    r = torch.empty_like(first).scatter_(1, order, last - first)
     return H.to(torch.float64), r.to(torch.float64)
 
 
@@ -280,7 +324,14 @@ def average_precision(s, g, valid, k, denominator, Hn):
     """
     H, r = _group_counts(s, valid)
     c = torch.minimum((k[:, None] - s).clamp_min(0.0), g)
-    contrib = torch.where(valid, _precision_sum(H, s, g, r, c, Hn), torch.zeros_like(s))
+    # untied items: the precision at their rank (elementwise, so that a value
+    # never depends on which other rows share its chunk)
+    contrib = torch.where(valid & (c > 0), (H + 1) / (s + 1), torch.zeros_like(s))
+    rows = torch.nonzero((valid & (g > 1)).any(dim=1)).squeeze(1)
+    if rows.numel():
+        sub = (H[rows], s[rows], g[rows], r[rows], c[rows])
+        closed = _precision_sum(*sub, Hn)
+        contrib[rows] = torch.where(valid[rows] & (g[rows] > 1), closed, contrib[rows])
     R = valid.sum(dim=1).to(torch.float64)
     if denominator == "all":
         return rowsum(contrib) / R.clamp_min(1.0), R > 0
