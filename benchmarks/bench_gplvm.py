@@ -118,8 +118,10 @@ def embed_test(est, X, authors_protocol=False):
     """
     if not authors_protocol:
         return [est.transform(m, X.modality(m)) for m in MODALITIES]
-    paired = np.logical_or.reduce([est._neighbours(c, X.modality(m)) for c, m in enumerate(MODALITIES)])
-    return [est._transform(c, X.modality(m), neighbours=paired) for c, m in enumerate(MODALITIES)]
+    # the samples standardised as transform does (the base class's _check_modality)
+    F = [est._check_modality(c, X.modality(m))[1] for c, m in enumerate(MODALITIES)]
+    paired = np.logical_or.reduce([est._neighbours(c, F[c]) for c in range(len(MODALITIES))])
+    return [est._transform(c, F[c], neighbours=paired) for c in range(len(MODALITIES))]
 
 
 def cross_modal_map(img, txt, y):
