@@ -5,6 +5,7 @@ relevant items of another (texts, audio, 3-D models).
 """
 
 from ._dscmr import DSCMR
+from ._fuse import Fuse
 from ._gplvm import HarmonizedGPLVM
 from ._index import CrossModalIndex
 from ._minvi import MinVIRBM
@@ -20,6 +21,7 @@ __all__ = [
     "CrossModalIndex",
     "CrossModalVAE",
     "DSCMR",
+    "Fuse",
     "HarmonizedGPLVM",
     "MinVIRBM",
     "MultiModal",

@@ -34,7 +34,9 @@ class MultiModal:
     Parameters
     ----------
     data : list, tuple, dict or MultiModal
-        One array per modality. A dict maps modality names to arrays; with a list
+        One array per modality (dense, ``scipy.sparse``, or a pandas DataFrame,
+        which is kept as it is so its column names and row index survive and
+        ``X[rows]`` selects rows by position). A dict maps modality names to arrays; with a list
         or tuple the names are ``"0", "1", ...`` unless ``names`` is given.
     names : sequence of str, default=None
         Modality names for list/tuple input.
@@ -77,6 +79,10 @@ class MultiModal:
                 f"got {type(data).__name__}."
             )
         if names is not None:
+            if isinstance(names, (str, bytes)) or not hasattr(names, "__iter__"):
+                raise TypeError(
+                    f"MultiModal(names=...) takes a sequence of modality names, got {names!r}."
+                )
             names = [str(n) for n in names]
             if len(names) != len(arrays):
                 raise ValueError(
@@ -89,11 +95,26 @@ class MultiModal:
             raise ValueError(f"Modality names must be unique, got {data_names}.")
         converted = []
         for name, array in zip(data_names, arrays):
-            if not sp.issparse(array) and not isinstance(array, np.ndarray):
-                if hasattr(array, "to_numpy"):  # pandas
+            if isinstance(array, MultiModal):
+                raise TypeError(
+                    f"Modality {name!r} is a MultiModal; each modality must be one "
+                    "2-D array (or DataFrame)."
+                )
+            if not sp.issparse(array) and not isinstance(array, np.ndarray) and not _is_dataframe(array):
+                if hasattr(array, "to_numpy"):  # pandas Series, polars
                     array = array.to_numpy()
                 else:
-                    array = np.asarray(array)
+                    try:
+                        array = np.asarray(array)
+                    except ValueError as exc:  # ragged nested lists
+                        raise ValueError(
+                            f"Modality {name!r} cannot be read as an array: {exc}"
+                        ) from exc
+            if getattr(array, "ndim", 1) == 0:
+                raise ValueError(
+                    f"Modality {name!r} is a scalar ({array!r}); each modality must be an "
+                    "array with one row per sample."
+                )
             converted.append(array)
         counts = [_n_rows(a) for a in converted]
         if len(set(counts)) != 1:
@@ -149,7 +170,8 @@ class MultiModal:
                     f"got dtype {rows.dtype}."
                 )
         return MultiModal(
-            [a[rows] for a in self._arrays], names=self.names
+            [a.iloc[rows] if _is_dataframe(a) else a[rows] for a in self._arrays],
+            names=self.names,
         )
 
     def __iter__(self):
@@ -183,7 +205,7 @@ class MultiModal:
     def __repr__(self) -> str:
         parts = []
         for name, a in zip(self.names, self._arrays):
-            kind = "sparse" if sp.issparse(a) else "dense"
+            kind = "sparse" if sp.issparse(a) else "DataFrame" if _is_dataframe(a) else "dense"
             parts.append(f"{name}: {kind} {tuple(a.shape)}")
         return f"MultiModal(n_samples={len(self)}, {{{', '.join(parts)}}})"
 
@@ -193,6 +215,11 @@ class MultiModal:
     def __setstate__(self, state):
         self._arrays = state["_arrays"]
         self.names = state["names"]
+
+
+def _is_dataframe(array: Any) -> bool:
+    """A pandas DataFrame (kept as it is, so its column names and index survive)."""
+    return hasattr(array, "iloc") and hasattr(array, "columns") and getattr(array, "ndim", 0) == 2
 
 
 def _modality_index(key: ModalityKey, names: Sequence[str]) -> int:

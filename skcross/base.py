@@ -21,6 +21,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted
 
 from ._multimodal import MultiModal
+from ._output import CrossModalOutputMixin
 from ._torch_utils import derive_seed, resolve_device
 from ._validation import (
     FitData,
@@ -135,7 +136,9 @@ def check_finite_loss(loss: float, epoch: int, estimator_name: str, hint: str = 
         )
 
 
-class CrossModalEstimator(TransformerMixin, BaseEstimator):
+class CrossModalEstimator(
+    CrossModalOutputMixin, TransformerMixin, BaseEstimator, auto_wrap_output_keys=None
+):
     """Base class of the skcross estimators: a common space for several modalities.
 
     Subclasses implement ``_fit(data)`` (``data`` is a validated
@@ -150,12 +153,16 @@ class CrossModalEstimator(TransformerMixin, BaseEstimator):
     - ``_accept_sparse``: scipy.sparse input is accepted (default False).
     - ``_input_dtype``: dtype arrays are converted to (default float32).
     - ``_retrieval_metric``: similarity used by ``score``/``retrieve`` ("cosine").
+    - ``_output_dtype``: dtype of the embeddings, for the tags (float32).
     - ``_quick_test_params``: parameters that make ``fit`` fast, for the common
       tests that run over every exported estimator.
 
     Fitted attributes set for every estimator: ``modalities_`` (names),
     ``n_modalities_``, ``n_features_in_`` (list, one per modality), and
-    ``classes_`` / ``multilabel_`` when labels were given.
+    ``classes_`` / ``multilabel_`` when labels were given, ``feature_names_in_``
+    (list, None for a modality without column names) when a modality was a
+    DataFrame. Output conventions (``get_feature_names_out``, ``set_output``,
+    the tags) come from :class:`~skcross._output.CrossModalOutputMixin`.
     """
 
     _requires_pairs: bool = True
@@ -237,6 +244,7 @@ class CrossModalEstimator(TransformerMixin, BaseEstimator):
             min_modalities=self._min_modalities,
         )
         self.modalities_ = list(data.names)
+        self._record_feature_names(as_modality_list(X)[0])
         self.n_modalities_ = len(data.names)
         self.n_features_in_ = [x.shape[1] for x in data.X]
         if data.Y is not None:
@@ -287,6 +295,7 @@ class CrossModalEstimator(TransformerMixin, BaseEstimator):
         metric = self._get_retrieval_metric()
         for c, X_c in enumerate(data.X):
             emb = self._transform(c, X_c[:_COLLAPSE_CHECK_ROWS])
+            self._embedding_width_ = int(emb.shape[1])
             if _embedding_spread(emb, metric) < _COLLAPSE_TOL:
                 warnings.warn(
                     f"{type(self).__name__}: the embeddings of modality "
@@ -306,6 +315,7 @@ class CrossModalEstimator(TransformerMixin, BaseEstimator):
         """Resolve a modality and validate its samples against what ``fit`` saw."""
         check_is_fitted(self)
         index = resolve_modality(modality, self.modalities_)
+        self._check_feature_names(index, self.modalities_[index], X)
         X = check_modality_array(
             X,
             self.modalities_[index],
@@ -356,15 +366,19 @@ class CrossModalEstimator(TransformerMixin, BaseEstimator):
                     f"transform({modality!r}) needs the samples: transform(modality, X)."
                 )
             return self.embed(modality)
-        index, X = self._check_modality(modality, X)
-        return self._transform(index, X)
+        index, X_checked = self._check_modality(modality, X)
+        return self._wrap_output(self._transform(index, X_checked), X, self.get_feature_names_out)
 
     def embed(self, X: Any) -> MultiModal:
         """Embeddings of every modality of paired multi-modal ``X``, as a MultiModal."""
         arrays = self._match_modalities(X)
-        return MultiModal(
+        embeddings = MultiModal(
             [self._transform(i, a) for i, a in enumerate(arrays)], names=self.modalities_
         )
+        if self._output_container() == "default":
+            return embeddings
+        names = self.get_feature_names_out()
+        return self._wrap_multimodal(embeddings, self._ordered_inputs(X), [names] * len(arrays))
 
     # ------------------------------------------------------------- retrieval
     def retrieve(
