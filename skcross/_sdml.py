@@ -36,6 +36,7 @@ from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
 from ._neural import NeuralCrossModalEstimator
+from ._output import modality_feature_names
 from ._validation import check_betas, check_labels, check_layer_sizes, check_modality_array
 from .metrics import mean_average_precision
 
@@ -459,6 +460,7 @@ class SDML(NeuralCrossModalEstimator):
             )
         self._validate_params()
         self._check_params()
+        names_new = modality_feature_names(X_new)
         X_new = check_modality_array(X_new, name, dtype=np.float64, estimator_name="SDML", min_samples=2)
         Y_new = self._encode_new_labels(y_new, name, X_new.shape[0])
         X_new = self._add_modality_standardization(X_new, bool(self.standardize))
@@ -467,6 +469,8 @@ class SDML(NeuralCrossModalEstimator):
         self.best_epochs_.append(best_epoch)
         self.modalities_.append(name)
         self.n_features_in_.append(X_new.shape[1])
+        if hasattr(self, "feature_names_in_"):
+            self.feature_names_in_.append(names_new)
         self.n_modalities_ = len(self.modalities_)
         return self
 
