@@ -43,6 +43,7 @@ __all__ = [
     "NeuralCrossModalEstimator",
     "DivergenceGuard",
     "ValidationScore",
+    "paired_retrieval_score",
     "TensorDataset",
     "TensorBatches",
     "batched_apply",
@@ -89,6 +90,30 @@ class ValidationScore(Callback):
 
     def on_train_end(self, net, **kwargs):
         self.score = None
+
+
+def paired_retrieval_score(embeddings: list[torch.Tensor], max_rows: int = 2000) -> float:
+    """Label-free early-stopping score: how well held-out pairs find each other.
+
+    For every ordered pair of modalities, each held-out sample queries the
+    other modality's held-out samples by cosine similarity; the score is the
+    mean reciprocal rank of its own pair (ties count half), averaged over the
+    pairs of modalities. It needs no labels, so unsupervised estimators can
+    early-stop on retrieval rather than on a training objective that need not
+    track it. At most ``max_rows`` held-out pairs are used (the first ones).
+    """
+    E = [torch.nn.functional.normalize(e[:max_rows].double(), dim=1) for e in embeddings]
+    scores = []
+    for a in range(len(E)):
+        for b in range(len(E)):
+            if a == b:
+                continue
+            S = E[a] @ E[b].T
+            own = S.diagonal().unsqueeze(1)
+            above = (S > own).sum(dim=1).double()
+            tied = (S == own).sum(dim=1).double() - 1.0
+            scores.append(float((1.0 / (1.0 + above + 0.5 * tied)).mean()))
+    return float(np.mean(scores))
 
 
 class TensorDataset(torch.utils.data.Dataset):

@@ -27,7 +27,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from torch import nn
 from torch.nn import functional as F
 
-from ._neural import NeuralCrossModalEstimator, batched_apply, inference_module
+from ._neural import NeuralCrossModalEstimator, batched_apply, inference_module, paired_retrieval_score
 from ._validation import FitData, check_layer_sizes, resolve_modality
 
 __all__ = ["CrossModalVAE", "gaussian_kl"]
@@ -293,6 +293,32 @@ def _validation_objective(X: dict[str, torch.Tensor], seed: int, batch_size: int
     return score
 
 
+def _embed_modality(m: nn.Module, index: int, x: torch.Tensor) -> torch.Tensor:
+    """The common-space embedding of samples of modality ``index``."""
+    if index == m.target:
+        return m.target_encoder(x)[0]
+    key = str(index)
+    mu_s = m.source_encoders[key](x)[0]
+    if m.alignment:
+        return m.translators[key](mu_s)[0]
+    # The ablation has no translation: encode the generated target
+    # (standardised, as the target encoder saw it in training).
+    decoder = m.cross_decoders[key]
+    return m.target_encoder(decoder.mean(decoder(mu_s)))[0]
+
+
+def _validation_retrieval(X: dict[str, torch.Tensor]):
+    """The default early-stopping score: held-out pairs retrieving each other
+    in the common space (label-free; :func:`~skcross._neural.paired_retrieval_score`)."""
+    arrays = [X[f"x{c}"] for c in range(len(X))]
+
+    def score(net) -> float:
+        module = net.module_
+        return paired_retrieval_score([_embed_modality(module, c, x) for c, x in enumerate(arrays)])
+
+    return score
+
+
 class CrossModalVAE(NeuralCrossModalEstimator):
     """Cross-modal variational alignment of latent spaces.
 
@@ -354,11 +380,18 @@ class CrossModalVAE(NeuralCrossModalEstimator):
     early_stopping : bool, default=True
         Hold out ``validation_fraction`` of the training pairs (stratified by
         ``y`` when single-label ``y`` is given, random otherwise), stop when
-        their objective has not improved for ``n_iter_no_change`` epochs and
-        restore the best epoch's parameters. False trains ``max_epochs``
-        epochs on all pairs and keeps the last.
+        their ``validation_score`` has not improved for ``n_iter_no_change``
+        epochs and restore the best epoch's parameters. False trains
+        ``max_epochs`` epochs on all pairs and keeps the last.
     validation_fraction : float, default=0.1
         Fraction of the training pairs held out for early stopping.
+    validation_score : {"retrieval", "objective"}, default="retrieval"
+        What early stopping watches. "retrieval": the held-out pairs finding
+        each other in the common space (mean reciprocal rank, label-free).
+        "objective": minus the method's objective on the held-out pairs,
+        which suits generation (``predict_modality``) but need not track
+        retrieval: on Wikipedia it rises from the first epoch and stops
+        training at epoch 1 (see Notes).
     n_iter_no_change : int, default=10
         Patience of early stopping, in epochs.
     standardize : bool, default=True
@@ -511,6 +544,7 @@ class CrossModalVAE(NeuralCrossModalEstimator):
         "align_target": ["boolean"],
         "likelihood": [StrOptions({"auto", *_LIKELIHOODS}), list, tuple, dict],
         "kl_warmup": [Interval(Integral, 0, None, closed="left")],
+        "validation_score": [StrOptions({"retrieval", "objective"})],
     }
 
     def __init__(
@@ -531,6 +565,7 @@ class CrossModalVAE(NeuralCrossModalEstimator):
         max_epochs: int = 200,
         early_stopping: bool = True,
         validation_fraction: float = 0.1,
+        validation_score: str = "retrieval",
         n_iter_no_change: int = 10,
         standardize: bool = True,
         random_state: Any = None,
@@ -552,6 +587,7 @@ class CrossModalVAE(NeuralCrossModalEstimator):
         self.max_epochs = max_epochs
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
+        self.validation_score = validation_score
         self.n_iter_no_change = n_iter_no_change
         self.standardize = standardize
         self.random_state = random_state
@@ -632,7 +668,11 @@ class CrossModalVAE(NeuralCrossModalEstimator):
         self.validation_indices_ = np.arange(0) if valid is None else valid
         score = None
         if valid is not None:
-            score = _validation_objective(self._dataset(X, None, valid).X, self._seed("sample", 1))
+            held = self._dataset(X, None, valid).X
+            if self.validation_score == "retrieval":
+                score = _validation_retrieval(held)
+            else:
+                score = _validation_objective(held, self._seed("sample", 1))
         dataset = self._dataset(X, None, train)
         net = self._make_net(
             _CrossModalVAENet,
@@ -658,21 +698,7 @@ class CrossModalVAE(NeuralCrossModalEstimator):
 
     # ------------------------------------------------------------ inference
     def _transform(self, index: int, X: Any) -> np.ndarray:
-        key = str(index)
-        target = self.target_index_
-
-        def embed(m: nn.Module, x: torch.Tensor) -> torch.Tensor:
-            if index == target:
-                return m.target_encoder(x)[0]
-            mu_s = m.source_encoders[key](x)[0]
-            if m.alignment:
-                return m.translators[key](mu_s)[0]
-            # The ablation has no translation: encode the generated target
-            # (standardised, as the target encoder saw it in training).
-            decoder = m.cross_decoders[key]
-            return m.target_encoder(decoder.mean(decoder(mu_s)))[0]
-
-        return self._embed(self.net_, embed, X)
+        return self._embed(self.net_, lambda m, x: _embed_modality(m, index, x), X)
 
     def predict_modality(
         self, target: int | str, source: int | str, X: Any, n_samples: int = 1
