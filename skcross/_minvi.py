@@ -436,6 +436,21 @@ class MinVIRBM(CrossModalEstimator):
         }
 
     # ------------------------------------------------------------ validation
+    def _check_params(self) -> None:
+        """The parts of ``hidden_layer_sizes`` / ``visible_types`` that need no
+        modality names; per-modality dicts are checked against the data."""
+        super()._check_params()
+        spec = self.hidden_layer_sizes
+        if _is_size_list(spec) and not all(s > 0 for s in spec):
+            raise ValueError(f"hidden_layer_sizes must hold positive layer sizes, got {spec!r}.")
+        types = self.visible_types
+        values = types.values() if isinstance(types, Mapping) else [types] if isinstance(types, str) else types
+        bad = [t for t in values if t not in ("auto", *_VISIBLE_TYPES)]
+        if bad:
+            raise ValueError(
+                f"visible_types must be 'auto', 'binary' or 'gaussian' (one, or one per modality), got {bad[0]!r}."
+            )
+
     def _per_modality(self, spec: Any, name: str, default: Any) -> list:
         """Expand a per-modality parameter given as a list or dict."""
         if isinstance(spec, Mapping):
@@ -470,10 +485,9 @@ class MinVIRBM(CrossModalEstimator):
                     f"visible_types of modality {name!r} must be 'auto', 'binary' or "
                     f"'gaussian', got {kind!r}."
                 )
-            values = X.data if hasattr(X, "data") and not isinstance(X, np.ndarray) else X
             if kind == "auto":
-                kind = "binary" if np.all((values == 0) | (values == 1)) else "gaussian"
-            elif kind == "binary" and (values.min() < 0 or values.max() > 1):
+                kind = "binary" if np.all((X == 0) | (X == 1)) else "gaussian"
+            elif kind == "binary" and (X.min() < 0 or X.max() > 1):
                 raise ValueError(
                     f"modality {name!r} has values outside [0, 1], so its visible units "
                     "cannot be binary: use visible_types='gaussian' or rescale it."
