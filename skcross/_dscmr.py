@@ -150,19 +150,22 @@ class _DSCMRModule(nn.Module):
         n_components: int,
         n_classes: int,
         learned_classifier: bool,
+        dropout: float = 0.0,
     ):
         super().__init__()
         self.names = list(names)
-        self.branches = nn.ModuleList([self._branch(d, hidden_layer_sizes) for d in n_features])
+        self.branches = nn.ModuleList([self._branch(d, hidden_layer_sizes, dropout) for d in n_features])
         # The weight-sharing strategy of the paper: a single parameter object.
         self.shared = nn.Linear(hidden_layer_sizes[-1], n_components)
         self.classifier = nn.Linear(n_components, n_classes) if learned_classifier else None
 
     @staticmethod
-    def _branch(n_features: int, sizes: Sequence[int]) -> nn.Sequential:
+    def _branch(n_features: int, sizes: Sequence[int], dropout: float = 0.0) -> nn.Sequential:
         layers: list[nn.Module] = []
         for d_in, d_out in zip([n_features, *sizes[:-1]], sizes):
             layers += [nn.Linear(d_in, d_out), nn.ReLU()]
+            if dropout:
+                layers.append(nn.Dropout(dropout))
         return nn.Sequential(*layers)
 
     def embed(self, index: int, x: torch.Tensor) -> torch.Tensor:
@@ -250,6 +253,11 @@ class DSCMR(NeuralCrossModalEstimator):
     ridge : float, default=1e-3
         Ridge added to the least-squares problem of ``classifier="closed_form"``
         (ignored otherwise).
+    dropout : float, default=0.0
+        Dropout rate after each ReLU of the modality sub-networks (not in the
+        paper).
+    weight_decay : float, default=0.0
+        L2 penalty of Adam (not in the paper).
     lr : float, default=1e-3
         Adam learning rate ``tau`` (the paper's 1e-4 trains its raw CNN
         features; on standardised features 1e-3 converges in fewer epochs).
@@ -360,6 +368,8 @@ class DSCMR(NeuralCrossModalEstimator):
         "label_weight": [Interval(Real, 0, None, closed="left")],
         "classifier": [StrOptions({"learned", "closed_form"})],
         "ridge": [Interval(Real, 0, None, closed="neither")],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
+        "weight_decay": [Interval(Real, 0, None, closed="left")],
         "betas": ["array-like"],
     }
 
@@ -373,6 +383,8 @@ class DSCMR(NeuralCrossModalEstimator):
         label_weight: float = 1.0,
         classifier: str = "learned",
         ridge: float = 1e-3,
+        dropout: float = 0.0,
+        weight_decay: float = 0.0,
         lr: float = 1e-3,
         betas: tuple = (0.5, 0.999),
         batch_size: int = 100,
@@ -392,6 +404,8 @@ class DSCMR(NeuralCrossModalEstimator):
         self.label_weight = label_weight
         self.classifier = classifier
         self.ridge = ridge
+        self.dropout = dropout
+        self.weight_decay = weight_decay
         self.lr = lr
         self.betas = betas
         self.batch_size = batch_size
@@ -447,6 +461,8 @@ class DSCMR(NeuralCrossModalEstimator):
             module__n_components=int(self.n_components),
             module__n_classes=int(Y.shape[1]),
             module__learned_classifier=self.classifier == "learned",
+            module__dropout=float(self.dropout),
+            optimizer__weight_decay=float(self.weight_decay),
             criterion=_DSCMRLoss,
             criterion__lam=float(self.lam),
             criterion__eta=float(self.eta),

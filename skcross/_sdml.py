@@ -71,20 +71,23 @@ class SupervisedAutoEncoder(nn.Module):
         n_features: int,
         projection: Any,
         hidden_layer_sizes: Sequence[int] = (1024, 1024),
+        dropout: float = 0.0,
     ):
         super().__init__()
         projection = torch.as_tensor(np.asarray(projection, dtype=np.float32))
         n_components = projection.shape[0]
-        self.encoder = self._mlp([n_features, *hidden_layer_sizes, n_components])
+        self.encoder = self._mlp([n_features, *hidden_layer_sizes, n_components], dropout)
         self.decoder = self._mlp([n_components, *reversed(tuple(hidden_layer_sizes)), n_features])
         self.register_buffer("projection", projection)
 
     @staticmethod
-    def _mlp(sizes: Sequence[int]) -> nn.Sequential:
+    def _mlp(sizes: Sequence[int], dropout: float = 0.0) -> nn.Sequential:
         layers: list[nn.Module] = []
         for i, (d_in, d_out) in enumerate(zip(sizes[:-1], sizes[1:])):
             if i:
                 layers.append(nn.ReLU())
+                if dropout:
+                    layers.append(nn.Dropout(dropout))
             layers.append(nn.Linear(d_in, d_out))
         return nn.Sequential(*layers)
 
@@ -179,6 +182,8 @@ def _fit_network(estimator: "SDML", X: Any, Y: np.ndarray, position: int, label:
         module__n_features=X.shape[1],
         module__projection=estimator.projection_,
         module__hidden_layer_sizes=tuple(int(h) for h in estimator.hidden_layer_sizes),
+        module__dropout=float(estimator.dropout),
+        optimizer__weight_decay=float(estimator.weight_decay),
         callbacks=[("train_label_loss", PassthroughScoring("train_label_loss", on_train=True))],
         criterion=SDMLLoss,
         criterion__lam=float(estimator.lam),
@@ -219,6 +224,10 @@ class SDML(NeuralCrossModalEstimator):
     lam : float, default=0.1
         The paper's ``lambda`` in Eq. (1): weight of the reconstruction term;
         ``1 - lam`` weighs the label-space term. The paper uses 0.5 (see Notes).
+    dropout : float, default=0.0
+        Dropout rate after each hidden ReLU of the encoders (not in the paper).
+    weight_decay : float, default=0.0
+        L2 penalty of Adam (not in the paper).
     lr : float, default=1e-3
         Adam learning rate (the paper's ``alpha``, 1e-4).
     betas : tuple of float, default=(0.5, 0.999)
@@ -348,6 +357,8 @@ class SDML(NeuralCrossModalEstimator):
         "n_components": [Interval(Integral, 1, None, closed="left")],
         "hidden_layer_sizes": ["array-like"],
         "lam": [Interval(Real, 0, 1, closed="both")],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
+        "weight_decay": [Interval(Real, 0, None, closed="left")],
         "betas": ["array-like"],
         "n_jobs": [Integral, None],
     }
@@ -357,6 +368,8 @@ class SDML(NeuralCrossModalEstimator):
         n_components: int = 256,
         hidden_layer_sizes: Sequence[int] = (512,),
         lam: float = 0.1,
+        dropout: float = 0.0,
+        weight_decay: float = 0.0,
         lr: float = 1e-3,
         betas: tuple[float, float] = (0.5, 0.999),
         batch_size: int = 100,
@@ -373,6 +386,8 @@ class SDML(NeuralCrossModalEstimator):
         self.n_components = n_components
         self.hidden_layer_sizes = hidden_layer_sizes
         self.lam = lam
+        self.dropout = dropout
+        self.weight_decay = weight_decay
         self.lr = lr
         self.betas = betas
         self.batch_size = batch_size
