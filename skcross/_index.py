@@ -25,9 +25,11 @@ from ._version import __version__
 from .base import check_saved_version
 from .exceptions import IncompatibleVersionError
 from .metrics import _similarity as _sim
-from .metrics._ranking import _top_k_first_position
 
 __all__ = ["CrossModalIndex"]
+
+# float64 elements of the fixed-point candidate rows rescored at once (32 MiB).
+_EXACT_ELEMENTS = 2**22
 
 _METRICS = ("cosine", "dot", "euclidean")
 _BACKENDS = ("torch", "faiss")
@@ -45,6 +47,36 @@ def _import_faiss():
             "faiss-gpu from conda for GPUs), or use backend='torch' (exact search)."
         ) from exc
     return faiss
+
+
+def _exact_top_k(Qf, D: torch.Tensor, cand: torch.Tensor, k: int, metric: str, bits: int):
+    """The ``k`` best candidates ``cand`` (n, c) of each query by exact
+    fixed-point similarity, equal scores in database order (``-1``: padding)."""
+    n, c = cand.shape
+    dim = D.shape[1]
+    sims = torch.empty((n, c), dtype=torch.float64, device=cand.device)
+    rows_at_once = max(1, _EXACT_ELEMENTS // max(c * dim, 1))
+    cols_at_once = max(1, _EXACT_ELEMENTS // dim) if rows_at_once == 1 else c
+    for r0 in range(0, n, rows_at_once):
+        r1 = min(r0 + rows_at_once, n)
+        Qr = Qf[r0:r1]
+        for c0 in range(0, c, cols_at_once):
+            c1 = min(c0 + cols_at_once, c)
+            Df = _sim.gather_fixed(D, cand[r0:r1, c0:c1].clamp_min(0), metric, bits, precise=True)
+            sims[r0:r1, c0:c1] = _sim.paired_similarity(Qr, Df, metric)
+    sims.masked_fill_(cand < 0, -float("inf"))  # padding: never selected (k <= real candidates)
+    by_pos = torch.argsort(cand, dim=1)
+    cand, sims = cand.gather(1, by_pos), sims.gather(1, by_pos)
+    order = torch.sort(sims, dim=1, descending=True, stable=True).indices[:, :k]
+    return cand.gather(1, order), sims.gather(1, order)
+
+
+def _ivf_of(faiss, index):
+    """The IVF part of a FAISS index, or None for an index without inverted lists."""
+    try:
+        return faiss.extract_index_ivf(index)
+    except (RuntimeError, AttributeError):
+        return None
 
 
 class CrossModalIndex:
@@ -112,7 +144,7 @@ class CrossModalIndex:
     >>> import numpy as np
     >>> from skcross import CrossModalIndex
     >>> index = CrossModalIndex(None, metric="cosine")
-    >>> index.add_embeddings(np.array([[1.0, 0.0], [0.0, 1.0], [0.7, 0.7]]))
+    >>> index = index.add_embeddings(np.array([[1.0, 0.0], [0.0, 1.0], [0.7, 0.7]]))
     >>> idx, sim = index.search_embeddings(np.array([[1.0, 0.1]]), k=2)
     >>> idx
     array([[0, 2]])
@@ -153,13 +185,60 @@ class CrossModalIndex:
         metric = self._metric()
         if metric not in _METRICS:
             raise ValueError(f"metric must be one of {_METRICS}, got {metric!r}.")
+        if self.backend == "torch":
+            resolve_device(self.device)  # ValueError naming device="..." when unavailable
+        if self.nprobe is not None:
+            if self.backend != "faiss":
+                raise ValueError(
+                    f"nprobe={self.nprobe!r} only applies to backend='faiss' with an IVF "
+                    "faiss_factory; the torch backend is exact. Leave nprobe=None."
+                )
+            check_number(self, "nprobe", integer=True, low=1)
+
+    def _final_estimator(self) -> Any:
+        """The estimator that embeds: the last step of a Pipeline."""
+        from sklearn.pipeline import Pipeline
+
+        if isinstance(self.estimator, Pipeline):
+            return self.estimator[-1]
+        return self.estimator
 
     def _metric(self) -> str:
         if self.metric is not None:
             return self.metric
-        if self.estimator is not None and hasattr(self.estimator, "_get_retrieval_metric"):
-            return self.estimator._get_retrieval_metric()
+        final = self._final_estimator()
+        if final is not None and hasattr(final, "_get_retrieval_metric"):
+            return final._get_retrieval_metric()
         return "cosine"
+
+    def _modalities(self) -> list:
+        final = self._final_estimator()
+        if not hasattr(final, "modalities_"):
+            raise TypeError(
+                f"{type(final).__name__} is not a fitted skcross estimator: CrossModalIndex "
+                "needs one (or a Pipeline ending in one) to embed data."
+            )
+        return final.modalities_
+
+    def _embed(self, modality: Any, X: Any) -> np.ndarray:
+        """Embed one modality's samples; a Pipeline's earlier steps transform
+        them first, one modality at a time (``transform_modality``, as
+        :class:`~skcross.PerModality` has)."""
+        from sklearn.pipeline import Pipeline
+
+        if isinstance(self.estimator, Pipeline):
+            for name, step in self.estimator.steps[:-1]:
+                if step is None or (isinstance(step, str) and step == "passthrough"):
+                    continue
+                if not hasattr(step, "transform_modality"):
+                    raise TypeError(
+                        f"CrossModalIndex: the Pipeline step {name!r} ({type(step).__name__}) "
+                        "transforms multi-modal input and has no transform_modality(modality, X), "
+                        "so it cannot transform one modality's samples. Put per-modality "
+                        "preprocessing in skcross.PerModality."
+                    )
+                X = step.transform_modality(modality, X)
+        return self._final_estimator().transform(modality, X)
 
     def _check_estimator(self, what: str) -> None:
         if self.estimator is None:
@@ -187,25 +266,31 @@ class CrossModalIndex:
         self._check_estimator("add")
         if self.modality is None:
             raise ValueError("add needs the database modality: CrossModalIndex(estimator, modality).")
-        modality = resolve_modality(self.modality, self.estimator.modalities_)
+        modality = resolve_modality(self.modality, self._modalities())
         if not sp.issparse(X) and not isinstance(X, np.ndarray):
             X = np.asarray(X) if not hasattr(X, "to_numpy") else X.to_numpy()
         n = X.shape[0] if getattr(X, "ndim", 0) >= 1 else 0
         if n == 0 or X.ndim != 2:
             # Let the estimator's validation name the problem (empty, 1-D, 3-D...).
-            self.estimator.transform(modality, X)
+            self._embed(modality, X)
         parts = [
-            self.estimator.transform(modality, X[start : start + self.batch_size])
+            self._embed(modality, X[start : start + self.batch_size])
             for start in range(0, n, self.batch_size)
         ]
         self._append(np.concatenate(parts) if len(parts) > 1 else parts[0])
         return self
 
-    def add_embeddings(self, E: Any) -> None:
-        """Store precomputed database embeddings (rows of the common space)."""
+    def add_embeddings(self, E: Any) -> "CrossModalIndex":
+        """Store precomputed database embeddings (rows of the common space).
+
+        Returns
+        -------
+        self
+        """
         self._check_params()
         E = self._as_embeddings(E, "embeddings")
         self._append(E)
+        return self
 
     def _as_embeddings(self, E: Any, what: str) -> np.ndarray:
         if isinstance(E, torch.Tensor):
@@ -288,7 +373,8 @@ class CrossModalIndex:
         self._check_estimator("search")
         if not self._has_items():
             raise NotFittedError("This CrossModalIndex is empty: call add(X) before search.")
-        Q = self.estimator.transform(query_modality, X_query)
+        self._modalities()
+        Q = self._embed(query_modality, X_query)
         return self.search_embeddings(Q, k)
 
     def search_embeddings(self, Q: Any, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
@@ -310,53 +396,96 @@ class CrossModalIndex:
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
             raise ValueError(f"k must be a positive integer, got {k!r}.")
 
-    def _database(self, device: torch.device, dtype: torch.dtype):
-        """The database in fixed point (see ``skcross.metrics._similarity``) on ``device``, cached."""
-        key = (str(device), dtype, self.n_items_, self._metric())
+    def _database(self, device: torch.device):
+        """The stored embeddings on ``device``, their float32 screening rows and
+        largest norm, cached until the next add."""
+        key = (str(device), self.n_items_, self._metric())
         if self._device_cache is not None and self._device_cache[0] == key:
             return self._device_cache[1]
-        D = torch.from_numpy(self.embeddings_).to(device)
-        D = _sim.to_fixed(D, self._metric(), _sim.fraction_bits(D.shape[1]), precise=True)
-        self._device_cache = (key, D)
-        return D
+        D = torch.from_numpy(self.embeddings_).to(device)  # no copy on the CPU
+        A = _sim.to_approx(D, self._metric())
+        d_max = float(A.norm.max()) if A.norm.numel() else 0.0
+        self._device_cache = (key, (D, A, d_max))
+        return self._device_cache[1]
 
     def _search_torch(self, Q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Exact top-k in two passes that touch the database once.
+
+        1. Screening: each block of database rows is scored with one float32
+           matrix product (what a plain ``topk(Q @ D.T)`` does), and its best
+           ``k + margin`` rows are kept.
+        2. The kept candidates are rescored exactly, in fixed point (bit-identical
+           to :func:`skcross.metrics.similarity_matrix`, so identical rows tie
+           exactly), and merged with a stable order: equal scores in database
+           order, for every ``batch_size``.
+
+        A row left out of a block scores below that block's last kept one; if
+        that is within twice the float32 error bound of the ``k``-th candidate,
+        the left-out row might belong to the top ``k`` (or tie with it), and
+        that query is screened again with a four times larger margin, up to
+        whole blocks. So rounding never drops a true top-``k`` item.
+        """
         device = resolve_device(self.device)
         metric = self._metric()
-        dtype = torch.promote_types(
-            torch.from_numpy(Q[:0]).dtype, torch.from_numpy(self.embeddings_[:0]).dtype
-        )
-        D = self._database(device, dtype)
-        n, block = D.shape[0], int(self.batch_size)
-        q_chunk = max(1, _BLOCK_ELEMENTS // min(block, n))
+        out_dtype = torch.promote_types(torch.from_numpy(Q[:0]).dtype, torch.from_numpy(self.embeddings_[:0]).dtype)
+        D, A, d_max = self._database(device)
+        n, dim = D.shape
+        block = min(int(self.batch_size), n)
+        q_chunk = max(1, _BLOCK_ELEMENTS // block)
+        bits = _sim.fraction_bits(dim)
         out_idx, out_sim = [], []
         with torch.no_grad():
             for qs in range(0, Q.shape[0], q_chunk):
-                Qc = torch.from_numpy(np.ascontiguousarray(Q[qs : qs + q_chunk])).to(device)
-                # Fixed point: a query's similarity to identical database rows is
-                # bit-identical in every block, so ties keep database order.
-                Qc = _sim.to_fixed(Qc, metric, D.bits, precise=True)
-                best_s = best_i = None
-                for ds in range(0, n, block):
-                    s = _sim.similarity(Qc, D[ds : ds + block], metric)
-                    ts, ti = _top_k_first_position(s, min(k, s.shape[1]))
-                    ti += ds
-                    if best_s is None:
-                        best_s, best_i = ts, ti
-                    else:
-                        cs, ci = torch.cat([best_s, ts], 1), torch.cat([best_i, ti], 1)
-                        # Lay candidates out in database order, so that position
-                        # breaks ties like it does within a block.
-                        by_pos = torch.argsort(ci, dim=1)
-                        cs, ci = cs.gather(1, by_pos), ci.gather(1, by_pos)
-                        best_s, keep = _top_k_first_position(cs, min(k, cs.shape[1]))
-                        best_i = ci.gather(1, keep)
-                by_pos = torch.argsort(best_i, dim=1)
-                best_s, best_i = best_s.gather(1, by_pos), best_i.gather(1, by_pos)
-                order = torch.sort(best_s, dim=1, descending=True, stable=True).indices
-                out_sim.append(best_s.gather(1, order).to(dtype).cpu())
-                out_idx.append(best_i.gather(1, order).cpu())
+                Qt = torch.from_numpy(np.ascontiguousarray(Q[qs : qs + q_chunk])).to(device)
+                Qa = _sim.to_approx(Qt, metric)
+                window = 2.0 * _sim.screen_tolerance(Qa, d_max, metric, dim)
+                best_i = torch.empty((Qt.shape[0], k), dtype=torch.long, device=device)
+                best_s = torch.empty((Qt.shape[0], k), dtype=torch.float64, device=device)
+                pending = torch.arange(Qt.shape[0], device=device)
+                kk = k + max(8, k)
+                while pending.numel():
+                    cand, complete = self._screen(Qa[pending], A, window[pending], k, kk, block, metric)
+                    if kk >= block:
+                        complete[:] = True  # whole blocks were kept
+                    rows = pending[complete]
+                    if rows.numel():
+                        Qf = _sim.to_fixed(Qt[rows], metric, bits, precise=True)
+                        best_i[rows], best_s[rows] = _exact_top_k(Qf, D, cand[complete], k, metric, bits)
+                    pending = pending[~complete]
+                    kk *= 4
+                out_sim.append(best_s.to(out_dtype).cpu())
+                out_idx.append(best_i.cpu())
         return torch.cat(out_idx).numpy(), torch.cat(out_sim).numpy()
+
+    @staticmethod
+    def _screen(Qa, A, window, k: int, kk: int, block: int, metric: str):
+        """float32 candidates of each query (the best ``kk`` of every block) and
+        whether they surely hold the exact top ``k`` (see ``_search_torch``)."""
+        n = A.x.shape[0]
+        vals, idx, cuts = [], [], []
+        for ds in range(0, n, block):
+            s = _sim.approx_scores(Qa, A[ds : ds + block], metric)
+            kb = min(kk, s.shape[1])
+            v, i = torch.topk(s, kb, dim=1, sorted=False)
+            vals.append(v)
+            idx.append(i.add_(ds))
+            if kb < s.shape[1]:
+                cuts.append(v.amin(dim=1))
+        vals, cand = torch.cat(vals, 1), torch.cat(idx, 1)
+        kth = torch.topk(vals, k, dim=1).values[:, -1:].to(torch.float64)
+        if cuts:
+            cut = torch.stack(cuts, 1).amax(dim=1).to(torch.float64)
+            complete = cut < kth[:, 0] - window
+        else:
+            complete = torch.ones(cand.shape[0], dtype=torch.bool, device=cand.device)
+        # Only candidates within the window of the k-th can make the exact top
+        # k (the others score exactly below it): rescore those, best first,
+        # marking the padding with -1.
+        near = vals.to(torch.float64) >= kth - window[:, None]
+        width = int(near.sum(dim=1).max())
+        order = torch.topk(vals, width, dim=1).indices
+        cand = torch.where(near.gather(1, order), cand.gather(1, order), torch.full_like(order, -1))
+        return cand, complete
 
     def _search_faiss(self, Q: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         faiss = _import_faiss()
@@ -366,14 +495,34 @@ class CrossModalIndex:
             if metric == "cosine":
                 D = D / np.maximum(np.linalg.norm(D, axis=1, keepdims=True), np.finfo(np.float32).tiny)
             kind = faiss.METRIC_L2 if metric == "euclidean" else faiss.METRIC_INNER_PRODUCT
-            index = faiss.index_factory(D.shape[1], self.faiss_factory, kind)
+            try:
+                index = faiss.index_factory(D.shape[1], self.faiss_factory, kind)
+            except RuntimeError as exc:
+                raise ValueError(
+                    f"faiss_factory={self.faiss_factory!r} is not a valid FAISS index_factory "
+                    f"description for {D.shape[1]}-dimensional embeddings: {str(exc).strip().splitlines()[-1]}"
+                ) from exc
+            ivf = _ivf_of(faiss, index)
+            if self.nprobe is not None and ivf is None:
+                raise ValueError(
+                    f"nprobe={self.nprobe} applies to IVF indexes (inverted lists), but "
+                    f"faiss_factory={self.faiss_factory!r} has none; leave nprobe=None or use "
+                    "an IVF index such as 'IVF1024,Flat'."
+                )
+            if ivf is not None and D.shape[0] < ivf.nlist:
+                raise ValueError(
+                    f"faiss_factory={self.faiss_factory!r} has {ivf.nlist} inverted lists, but the "
+                    f"index holds only {D.shape[0]} items, fewer than the lists it trains: add more "
+                    f"items, or use fewer lists (about sqrt(n_items), e.g. 'IVF{max(1, int(np.sqrt(D.shape[0])))},Flat')."
+                )
             if not index.is_trained:
                 index.train(D)
             index.add(D)
             self._faiss_index = index
         index = self._faiss_index
         if self.nprobe is not None:
-            faiss.extract_index_ivf(index).nprobe = int(self.nprobe)
+            ivf = _ivf_of(faiss, index)
+            ivf.nprobe = int(self.nprobe)
         Qf = np.ascontiguousarray(Q, dtype=np.float32)
         if metric == "cosine":
             Qf = Qf / np.maximum(np.linalg.norm(Qf, axis=1, keepdims=True), np.finfo(np.float32).tiny)

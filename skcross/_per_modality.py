@@ -180,6 +180,46 @@ class PerModality(OutputMixin, TransformerMixin, BaseEstimator, auto_wrap_output
         ]
         return self._output(out, arrays)
 
+    def transform_modality(self, modality: Any, X: Any) -> Any:
+        """Transform the samples of one modality with its fitted transformer.
+
+        What :meth:`transform` does to that modality, for data that holds only
+        it: a database of one modality to index, or queries of one modality
+        (see :class:`~skcross.CrossModalIndex` with a Pipeline).
+
+        Parameters
+        ----------
+        modality : int or str
+            Position or name of the modality (as in ``modalities_``).
+        X : array-like of shape (n_samples, n_features)
+            Samples of that modality.
+
+        Returns
+        -------
+        Xt : array-like
+            The transformed samples (``X`` itself for a passed-through
+            modality), in the configured output container.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from sklearn.preprocessing import StandardScaler
+        >>> from skcross import MultiModal, PerModality
+        >>> X = MultiModal({"image": np.arange(6.0).reshape(3, 2), "text": np.ones((3, 4))})
+        >>> prep = PerModality({"image": StandardScaler()}).fit(X)
+        >>> prep.transform_modality("image", [[2.0, 3.0]])
+        array([[0., 0.]])
+        """
+        check_is_fitted(self)
+        c = resolve_modality(modality, self.modalities_)
+        t = self.transformers_[c]
+        out = X if _is_passthrough(t) else t.transform(X)
+        if self._output_container() != "default":
+            out = self._wrap_output(
+                out, X, lambda: self.get_feature_names_out(c), where=f"modality {self.modalities_[c]!r}"
+            )
+        return out
+
     def _output(self, out: list, inputs: list):
         """The transformed modalities as a MultiModal (a dict when unpaired),
         in the configured container."""

@@ -312,3 +312,152 @@ def test_repr():
     index.add_embeddings(np.ones((4, 2)))
     assert repr(index) == "CrossModalIndex(estimator=None, modality=None, backend='torch', n_items=4)"
     assert skcross.__version__
+
+
+# ------------------------------------------------- float32 screening, exactness
+
+
+@pytest.mark.parametrize("metric", ["cosine", "dot", "euclidean"])
+@pytest.mark.parametrize("batch_size", [5, 64, 1000])
+def test_screening_keeps_near_ties(metric, batch_size):
+    """Rows that differ from the best ones by less than float32 can resolve
+    (and exact duplicates spread over blocks) come back as a brute-force
+    fixed-point ranking orders them."""
+    rng = np.random.RandomState(3)
+    base = rng.randn(40, 16)
+    D = np.concatenate([base, base[:10] + 1e-9 * rng.randn(10, 16), base[:10], base[:10] * (1 + 1e-12)])
+    D = D[rng.permutation(len(D))]
+    Q = base[:12] + 1e-3 * rng.randn(12, 16)
+    index = CrossModalIndex(metric=metric, batch_size=batch_size).add_embeddings(D)
+    for k in (1, 3, 9):
+        idx, scores = index.search_embeddings(Q, k=k)
+        ref_idx, ref_scores = brute_force(Q, D, k, metric)
+        np.testing.assert_array_equal(idx, ref_idx)
+        np.testing.assert_array_equal(scores, ref_scores)
+
+
+def test_many_identical_rows_beyond_the_margin():
+    """More identical best rows than the screening margin: rescreened, still exact and stable."""
+    rng = np.random.RandomState(0)
+    D = rng.randn(500, 8).astype(np.float32)
+    D[rng.choice(500, 120, replace=False)] = D[7]
+    same = np.flatnonzero((D == D[7]).all(axis=1))
+    for k in (10, 50):
+        for bs in (7, 64, 500):
+            index = CrossModalIndex(metric="cosine", batch_size=bs).add_embeddings(D)
+            idx, scores = index.search_embeddings(D[7:8], k=k)
+            np.testing.assert_array_equal(idx[0], same[:k])
+            assert np.all(scores == scores[0, 0])
+
+
+def test_add_embeddings_returns_self():
+    index = CrossModalIndex()
+    assert index.add_embeddings(np.eye(3)) is index
+    assert index.add_embeddings(np.eye(3)).add_embeddings(np.eye(3)).n_items_ == 9
+
+
+# --------------------------------------------------------------- Pipeline
+
+
+def test_pipeline_with_per_modality_preprocessing():
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from skcross import PerModality
+
+    X, y = make_multimodal_classification(n_samples=120, n_modalities=2, n_classes=3, n_features=[5, 4], random_state=0)
+    pipe = make_pipeline(PerModality([StandardScaler(), StandardScaler()]), ToyLabelProjection(random_state=0)).fit(X, y)
+    index = CrossModalIndex(pipe, 1).add(X.modality(1))
+    idx, scores = index.search(0, X.modality(0)[:15], k=4)
+    prep, est = pipe[0], pipe[-1]
+    Xt = prep.transform(X)
+    Q, D = est.transform(0, Xt.modality(0)[:15]), est.transform(1, Xt.modality(1))
+    np.testing.assert_allclose(index.embeddings_, D, rtol=1e-6)
+    ref_idx, ref_scores = brute_force(Q, D, 4, "cosine")
+    np.testing.assert_array_equal(idx, ref_idx)
+    np.testing.assert_allclose(scores, ref_scores, rtol=1e-5)
+
+
+def test_pipeline_uses_the_final_estimators_metric():
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from skcross import HarmonizedGPLVM, PerModality
+
+    X, y = make_multimodal_classification(n_samples=40, n_modalities=2, n_classes=3, n_features=[5, 4], random_state=0)
+    gp = HarmonizedGPLVM(**HarmonizedGPLVM._quick_test_params, random_state=0)
+    pipe = make_pipeline(PerModality([StandardScaler(), "passthrough"]), gp).fit(X, y)
+    index = CrossModalIndex(pipe, 1).add(X.modality(1))
+    assert index._metric() == "euclidean"
+    idx, scores = index.search(0, X.modality(0)[:5], k=3)
+    Q = pipe[-1].transform(0, pipe[0].transform_modality(0, X.modality(0)[:5]))
+    ref_idx, ref_scores = brute_force(Q, index.embeddings_, 3, "euclidean")
+    np.testing.assert_array_equal(idx, ref_idx)
+    np.testing.assert_allclose(scores, ref_scores, rtol=1e-5)
+    assert np.all(scores <= 0)  # negative distances
+
+
+def test_pipeline_step_without_transform_modality():
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    X, y = make_multimodal_classification(n_samples=60, n_modalities=2, n_classes=3, n_features=[5, 4], random_state=0)
+    pipe = make_pipeline(FunctionTransformer(), ToyLabelProjection()).fit(X, y)
+    with pytest.raises(TypeError, match=r"step 'functiontransformer'.*transform_modality"):
+        CrossModalIndex(pipe, 1).add(X.modality(1))
+
+
+def test_per_modality_transform_modality():
+    from sklearn.preprocessing import StandardScaler
+
+    from skcross import MultiModal, PerModality
+
+    rng = np.random.RandomState(0)
+    X = MultiModal({"image": rng.randn(20, 3), "text": rng.randn(20, 2)})
+    prep = PerModality({"image": StandardScaler()}).fit(X)
+    full = prep.transform(X)
+    np.testing.assert_allclose(prep.transform_modality("image", X.modality("image")), full.modality("image"))
+    np.testing.assert_allclose(prep.transform_modality(0, X.modality(0)[:4]), full.modality(0)[:4])
+    assert prep.transform_modality("text", X.modality("text")) is X.modality("text")  # passthrough
+    with pytest.raises(ValueError, match="Unknown modality 'audio'"):
+        prep.transform_modality("audio", X.modality(0))
+    with pytest.raises(NotFittedError):
+        PerModality([StandardScaler()]).transform_modality(0, X.modality(0))
+
+
+# ------------------------------------------------- device and faiss errors
+
+
+def test_unavailable_device_is_a_clear_error(monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    with pytest.raises(ValueError, match=r"device='mps'"):
+        CrossModalIndex(device="mps").add_embeddings(np.ones((2, 2)))
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match=r"device='cuda'"):
+            CrossModalIndex(device="cuda").add_embeddings(np.ones((2, 2)))
+    with pytest.raises(ValueError, match=r"device must be"):
+        CrossModalIndex(device="gpu0").add_embeddings(np.ones((2, 2)))
+
+
+def test_nprobe_errors():
+    with pytest.raises(ValueError, match=r"nprobe=4 only applies to backend='faiss'"):
+        CrossModalIndex(nprobe=4).add_embeddings(np.ones((2, 2)))
+    faiss = pytest.importorskip("faiss", reason="faiss is not installed (optional: pip install faiss-cpu)")
+    del faiss
+    with pytest.raises(ValueError, match=r"nprobe"):
+        CrossModalIndex(backend="faiss", nprobe=0).add_embeddings(np.ones((2, 2)))
+    flat = CrossModalIndex(backend="faiss", nprobe=4).add_embeddings(np.random.RandomState(0).randn(20, 4))
+    with pytest.raises(ValueError, match=r"nprobe=4 applies to IVF indexes.*faiss_factory='Flat'"):
+        flat.search_embeddings(np.ones((1, 4)))
+
+
+def test_ivf_with_fewer_items_than_lists():
+    pytest.importorskip("faiss", reason="faiss is not installed (optional: pip install faiss-cpu)")
+    index = CrossModalIndex(backend="faiss", faiss_factory="IVF64,Flat").add_embeddings(np.random.RandomState(0).randn(30, 4))
+    with pytest.raises(ValueError, match=r"faiss_factory='IVF64,Flat' has 64 inverted lists.*only 30 items"):
+        index.search_embeddings(np.ones((1, 4)))
+    bad = CrossModalIndex(backend="faiss", faiss_factory="Nonsense7").add_embeddings(np.ones((3, 4)))
+    with pytest.raises(ValueError, match=r"faiss_factory='Nonsense7' is not a valid"):
+        bad.search_embeddings(np.ones((1, 4)))

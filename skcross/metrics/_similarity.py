@@ -163,3 +163,102 @@ def similarity(Q: Fixed, D: Fixed, metric: str, rank_only: bool = False) -> torc
     b = (D.sq * D.scale * D.scale * unit)[None, :]
     cross = prod.mul_(Q.scale[:, None] * (2.0 * unit)).mul_(D.scale[None, :])
     return torch.sub(a + b, cross).clamp_min_(0.0).sqrt_().neg_()
+
+
+def gather_fixed(E: torch.Tensor, rows: torch.Tensor, metric: str, bits: int, precise: bool = False) -> Fixed:
+    """``to_fixed(E)[rows]``, computed on the gathered rows only.
+
+    :func:`to_fixed` works row by row (norms summed column by column, one
+    scale per row), so a row gets the same fixed-point bits whatever the rows
+    it is converted with.
+    """
+    return to_fixed(E.index_select(0, rows.reshape(-1)), metric, bits, precise)
+
+
+def paired_similarity(Q: Fixed, D: Fixed, metric: str, rank_only: bool = False) -> torch.Tensor:
+    """Similarities of query ``i`` to its own ``c`` database rows: ``D`` holds
+    ``n * c`` rows, ``c`` per query in query order; returns ``(n, c)``.
+
+    Bit-identical to the matching entries of :func:`similarity`: the integer
+    products are exact in any order, and the elementwise steps are the same.
+    """
+    n = Q.m.shape[0]
+    c = D.m.shape[0] // max(n, 1)
+    Dm = D.m.view(n, c, -1)
+    prod = torch.bmm(Dm, Q.m[:, :, None]).squeeze(2)
+    if Q.lo is not None and D.lo is not None:
+        cross = torch.bmm(D.lo.view(n, c, -1), Q.m[:, :, None]).squeeze(2) + torch.bmm(Dm, Q.lo[:, :, None]).squeeze(2)
+        prod += cross * 2.0**-Q.bits
+    unit = 2.0 ** (-2 * Q.bits)
+    Ds = D.scale.view(n, c)
+    if metric != "euclidean":
+        if rank_only:
+            return prod.mul_(Ds)
+        return prod.mul_(Q.scale[:, None] * unit).mul_(Ds)
+    a = (Q.sq * Q.scale * Q.scale * unit)[:, None]
+    b = (D.sq * D.scale * D.scale * unit).view(n, c)
+    cross = prod.mul_(Q.scale[:, None] * (2.0 * unit)).mul_(Ds)
+    return torch.sub(a + b, cross).clamp_min_(0.0).sqrt_().neg_()
+
+
+# ------------------------------------------------------- float32 screening
+# Ranking by the exact fixed-point similarities costs a float64 product. The
+# fast paths rank by a float32 product instead and use the exact values only
+# where float32 cannot decide: two float32 scores closer than twice
+# ``screen_tolerance`` may be in either exact order (or tied).
+@dataclass
+class Approx:
+    """float32 rows for screening: ``x`` (unit rows for "cosine"), and for
+    "euclidean" the squared norms ``sq``; the key ``approx_scores`` ranks like
+    the similarity (for "euclidean": ``2 q.d - |d|^2``)."""
+
+    x: torch.Tensor
+    norm: torch.Tensor  # (n,) float32 norms of the rows of x
+    sq: torch.Tensor | None
+
+    def __getitem__(self, sl: Any) -> "Approx":
+        return Approx(self.x[sl], self.norm[sl], None if self.sq is None else self.sq[sl])
+
+
+def to_approx(E: torch.Tensor, metric: str) -> Approx:
+    """float32 screening rows of a validated embedding tensor (no copy for
+    float32 "dot" or "euclidean" input)."""
+    x = E if E.dtype == torch.float32 else E.to(torch.float32)
+    norm = torch.linalg.vector_norm(x, dim=1)
+    if metric == "cosine":
+        x = x / norm.clamp_min(torch.finfo(torch.float32).tiny)[:, None]
+        norm = torch.ones_like(norm)
+    sq = norm * norm if metric == "euclidean" else None
+    return Approx(x, norm, sq)
+
+
+def approx_scores(Q: Approx, D: Approx, metric: str) -> torch.Tensor:
+    """float32 ranking keys of every query against every database row."""
+    if metric == "euclidean":
+        return torch.addmm(D.sq[None, :], Q.x, D.x.T, beta=-1.0, alpha=2.0)
+    return Q.x @ D.x.T
+
+
+def approx_paired(Q: Approx, D: Approx, metric: str) -> torch.Tensor:
+    """float32 keys of query ``i`` against its own ``c`` rows of ``D`` (``n * c`` rows)."""
+    n = Q.x.shape[0]
+    c = D.x.shape[0] // max(n, 1)
+    dot = torch.bmm(D.x.view(n, c, -1), Q.x[:, :, None]).squeeze(2)
+    if metric == "euclidean":
+        return 2.0 * dot - D.sq.view(n, c)
+    return dot
+
+
+def screen_tolerance(Q: Approx, d_max_norm: float, metric: str, n_dims: int) -> torch.Tensor:
+    """Per query, a bound on |float32 key - exact key| (exact: the fixed-point
+    value, in the key's units), for every database row of norm <= ``d_max_norm``.
+
+    The float32 product's rounding error is at most about ``n_dims * 2**-24``
+    times ``|q| |d|`` (any summation order), the rounding of the inputs to
+    float32 and the fixed point add a few units more; the bound doubles that.
+    """
+    c = (n_dims + 16) * 2.0**-22
+    qn = Q.norm.to(torch.float64)
+    if metric == "euclidean":
+        return c * (2.0 * qn * d_max_norm + d_max_norm * d_max_norm)
+    return c * qn * d_max_norm
