@@ -352,6 +352,7 @@ class DSCMR(NeuralCrossModalEstimator):
 
     _requires_pairs = True
     _requires_labels = True
+    _accept_sparse = True
     _quick_test_params = {
         "n_components": 8,
         "hidden_layer_sizes": (16,),
@@ -446,7 +447,7 @@ class DSCMR(NeuralCrossModalEstimator):
         self.validation_indices_ = np.arange(0) if valid is None else valid
         score = None
         if valid is not None:
-            held = self._dataset(X, Y, valid)
+            held = self._validation_set(X, Y, valid)
             score = _validation_map(held.X, held.Y)
         dataset = self._dataset(X, Y, train)
         net = self._make_net(

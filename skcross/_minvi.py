@@ -27,11 +27,13 @@ from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 import torch.nn.functional as F
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
+from ._streaming import HostRows, apply_rows, device_rows, take_rows
 from ._torch_utils import as_tensor, to_numpy
 from ._validation import FitData, holdout_split, resolve_modality
 from .base import COMMON_CONSTRAINTS, CrossModalEstimator, check_finite_loss
@@ -39,6 +41,24 @@ from .base import COMMON_CONSTRAINTS, CrossModalEstimator, check_finite_loss
 __all__ = ["MinVIRBM"]
 
 _VISIBLE_TYPES = ("binary", "gaussian")
+# Rows inferred at once for a sparse or streamed (memmapped) modality.
+_INFER_ROWS = 4096
+
+
+def _value_range(X: Any) -> tuple[bool, float, float]:
+    """(every value is 0 or 1, min, max) of a dense, sparse or streamed modality."""
+    if isinstance(X, HostRows):
+        is01, lo, hi = True, np.inf, -np.inf
+        for c in X.chunks():
+            is01 = is01 and bool(np.all((c == 0) | (c == 1)))
+            lo, hi = min(lo, float(c.min())), max(hi, float(c.max()))
+        return is01, lo, hi
+    if sp.issparse(X):
+        values = X.data
+        lo = min(float(values.min()), 0.0) if values.size else 0.0
+        hi = max(float(values.max()), 0.0) if values.size else 0.0
+        return bool(np.all((values == 0) | (values == 1))), lo, hi
+    return bool(np.all((X == 0) | (X == 1))), float(X.min()), float(X.max())
 
 
 
@@ -341,6 +361,8 @@ class MinVIRBM(CrossModalEstimator):
 
     _requires_labels = False
     _requires_pairs = True
+    _accept_sparse = True
+    _stream_inputs = True
     _quick_test_params = {"n_components": 16, "max_epochs": 2, "n_mean_field": 3, "batch_size": 50}
     _collapse_remedy = (
         "check that the modality varies, keep standardize=True for real-valued data, "
@@ -485,9 +507,10 @@ class MinVIRBM(CrossModalEstimator):
                     f"visible_types of modality {name!r} must be 'auto', 'binary' or "
                     f"'gaussian', got {kind!r}."
                 )
+            is01, lo, hi = _value_range(X)
             if kind == "auto":
-                kind = "binary" if np.all((X == 0) | (X == 1)) else "gaussian"
-            elif kind == "binary" and (X.min() < 0 or X.max() > 1):
+                kind = "binary" if is01 else "gaussian"
+            elif kind == "binary" and (lo < 0 or hi > 1):
                 raise ValueError(
                     f"modality {name!r} has values outside [0, 1], so its visible units "
                     "cannot be binary: use visible_types='gaussian' or rescale it."
@@ -669,7 +692,8 @@ class MinVIRBM(CrossModalEstimator):
     def _fit_stages(self, data: FitData) -> None:
         device = self._device()
         types, sizes = self.visible_types_, self.layer_sizes_
-        Xs = [as_tensor(X, device) for X in data.X]
+        # Sparse and memmapped modalities stay on the host, densified per batch.
+        Xs = [device_rows(X, device) for X in data.X]
         n = Xs[0].shape[0]
         use_valid = self.early_stopping and self.objective == "minvi"
         if use_valid:
@@ -680,7 +704,7 @@ class MinVIRBM(CrossModalEstimator):
             train_rows = valid_rows = None
 
         def rows(ts: list, r) -> list:
-            return ts if r is None else [t[r] for t in ts]
+            return ts if r is None else [take_rows(t, r) for t in ts]
 
         # 1. Layer-wise pretraining of each pathway by PCD (Gaussian RBM at the bottom
         #    of a real-valued pathway, binary RBMs above), on the training rows.
@@ -694,14 +718,17 @@ class MinVIRBM(CrossModalEstimator):
                 )
                 path.append((rbm["W"][0], rbm["c"][0], rbm["b"]))
                 with torch.no_grad():
-                    v = _path_up([path[-1]], v)
+                    v = apply_rows(lambda t, layer=path[-1]: _path_up([layer], t), v)
                 vkind = "binary"
             paths.append(path)
             self.pretrain_loss_curves_.append(curves)
 
         def tops_of(ts: list) -> list:
             with torch.no_grad():
-                return [_path_up(path, t) for path, t in zip(paths, ts)]
+                return [
+                    apply_rows(lambda x, path=path: _path_up(path, x), t) if path else t
+                    for path, t in zip(paths, ts)
+                ]
 
         # 2. The joint layer on the tops of the pathways, by MinVI or ML.
         top_types = ["binary" if layers else kind for kind, layers in zip(types, sizes)]
@@ -752,6 +779,14 @@ class MinVIRBM(CrossModalEstimator):
     # ------------------------------------------------------------- inference
     def _infer(self, given: list) -> tuple[np.ndarray, dict]:
         """Encode validated, standardised arrays (``None`` = missing) on the device."""
+        n = next(X.shape[0] for X in given if X is not None)
+        if n > _INFER_ROWS and any(sp.issparse(X) or isinstance(X, HostRows) for X in given):
+            parts = [
+                self._infer([None if X is None else X[s : s + _INFER_ROWS] for X in given])
+                for s in range(0, n, _INFER_ROWS)
+            ]
+            means = {c: np.concatenate([part[1][c] for part in parts]) for c in parts[0][1]}
+            return np.concatenate([part[0] for part in parts]), means
         device = self._device()
         p = self._params(device)
         vs = [None if X is None else as_tensor(X, device) for X in given]

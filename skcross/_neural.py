@@ -14,7 +14,9 @@ lives here, once:
 - progress (skorch's ``ProgressBar`` when ``verbose``) and Ctrl-C, which
   skorch turns into a normal end of training that keeps the best epoch;
 - batches sliced from whole tensors (one Python call per batch, not per
-  sample), dense or scipy.sparse (densified one batch at a time);
+  sample), dense or scipy.sparse (densified one batch at a time), or read
+  from a memmap one batch at a time (:class:`~skcross._streaming.HostRows`);
+- a validation set held as dense tensors, at most ``MAX_VALIDATION_ROWS``;
 - parking the fitted net on the CPU with no validation data, and batched
   inference on the estimator's current device.
 
@@ -36,6 +38,7 @@ from skorch.callbacks import Callback, EarlyStopping, ProgressBar
 from skorch.utils import noop
 from sklearn.utils._param_validation import Interval
 
+from ._streaming import HostRows
 from ._validation import holdout_split
 from .base import COMMON_CONSTRAINTS, CrossModalEstimator, check_finite_loss
 
@@ -53,6 +56,9 @@ __all__ = [
 
 # The quantity early stopping watches (higher is better), recorded each epoch.
 VALID_SCORE = "valid_score"
+# Held-out rows scored each epoch at most (evenly spaced over the held-out
+# rows): the score functions compare every held-out sample with every other.
+MAX_VALIDATION_ROWS = 10_000
 
 
 class DivergenceGuard(Callback):
@@ -122,7 +128,9 @@ class TensorDataset(torch.utils.data.Dataset):
 
     Dense arrays become tensors on ``device`` once; scipy.sparse matrices stay
     sparse on the host and are densified one batch at a time, so a large
-    bag-of-words modality is never dense in memory.
+    bag-of-words modality is never dense in memory; a streamed modality
+    (:class:`~skcross._streaming.HostRows`, a memmap) stays on disk and each
+    batch is read, standardised and cast when it is drawn.
     """
 
     def __init__(self, X: Any, Y: Any, device: Any, generator: torch.Generator):
@@ -134,6 +142,8 @@ class TensorDataset(torch.utils.data.Dataset):
         self.n_samples = first.shape[0]
 
     def _hold(self, A: Any) -> Any:
+        if isinstance(A, HostRows):
+            return A
         if sp.issparse(A):
             return sp.csr_matrix(A, dtype=np.float32)
         return torch.as_tensor(np.asarray(A, dtype=np.float32), device=self.device)
@@ -142,6 +152,8 @@ class TensorDataset(torch.utils.data.Dataset):
         return self.n_samples
 
     def _rows(self, A: Any, idx: torch.Tensor) -> torch.Tensor:
+        if isinstance(A, HostRows):
+            return torch.as_tensor(A.read(idx.cpu().numpy()), dtype=torch.float32, device=self.device)
         if sp.issparse(A):
             return torch.as_tensor(A[idx.cpu().numpy()].toarray(), device=self.device)
         return A[idx.to(A.device)]
@@ -152,6 +164,14 @@ class TensorDataset(torch.utils.data.Dataset):
 
     def __getitem__(self, i):  # skorch's default iterators, not used for training
         return self.batch(torch.as_tensor([i]))
+
+    def densified(self) -> "TensorDataset":
+        """This dataset with every modality a dense tensor on the device (for a
+        small held-out set that score functions use whole)."""
+        rows = torch.arange(self.n_samples)
+        dense = copy.copy(self)
+        dense.X, dense.Y = self.batch(rows)
+        return dense
 
 
 class TensorBatches:
@@ -189,6 +209,8 @@ def batched_apply(fn: Callable, X: Any, device: torch.device, batch_size: int = 
             chunk = chunk.toarray()
         t = torch.as_tensor(np.asarray(chunk, dtype=np.float32), device=device)
         outputs.append(fn(t).detach().cpu().numpy())
+    if isinstance(X, HostRows):  # a memmap: drop the pages read from this process
+        X.release()
     return np.concatenate(outputs, axis=0).astype(np.float32, copy=False)
 
 
@@ -247,6 +269,7 @@ class NeuralCrossModalEstimator(CrossModalEstimator):
     ``random_state``, ``device``, ``verbose``.
     """
 
+    _stream_inputs = True
     _parameter_constraints: dict = {
         **COMMON_CONSTRAINTS,
         "lr": [Interval(Real, 0, None, closed="neither")],
@@ -343,12 +366,25 @@ class NeuralCrossModalEstimator(CrossModalEstimator):
         """Rows of ``X`` (dict or array) and ``Y`` as a :class:`TensorDataset` on
         the training device, shuffled from the "shuffle" seed stream."""
         def take(A):
-            return A if rows is None else A[rows]
+            if rows is None:
+                return A
+            return A.subset(rows) if isinstance(A, HostRows) else A[rows]
 
         X = {k: take(v) for k, v in X.items()} if isinstance(X, dict) else take(X)
         Y = None if Y is None else take(Y)
         generator = torch.Generator().manual_seed(self._seed("shuffle", *offsets))
         return TensorDataset(X, Y, self._device(), generator)
+
+    def _validation_set(self, X: Any, Y: Any, rows: np.ndarray, *offsets: int) -> TensorDataset:
+        """The held-out ``rows`` as dense tensors on the training device, for the
+        score functions; at most ``MAX_VALIDATION_ROWS`` of them, evenly spaced.
+
+        Sparse and streamed (memmapped) modalities are densified here, held-out
+        rows only; the training rows stay as they are."""
+        rows = np.asarray(rows)
+        if len(rows) > MAX_VALIDATION_ROWS:
+            rows = rows[np.linspace(0, len(rows) - 1, MAX_VALIDATION_ROWS).astype(np.intp)]
+        return self._dataset(X, Y, rows, *offsets).densified()
 
     # ------------------------------------------------------------- inference
     def _embed(self, net: Any, fn: Callable[[torch.nn.Module, torch.Tensor], torch.Tensor], X: Any) -> np.ndarray:

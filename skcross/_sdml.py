@@ -168,7 +168,7 @@ def _fit_network(estimator: "SDML", X: Any, Y: np.ndarray, position: int, label:
     train, valid = estimator._split_rows(X.shape[0], Y, position)
     score = None
     if valid is not None:
-        held = estimator._dataset(X, Y, valid, position)
+        held = estimator._validation_set(X, Y, valid, position)
         score = _validation_map(held.X, held.Y)
     dataset = estimator._dataset(X, Y, train, position)
     net = estimator._make_net(
@@ -345,6 +345,7 @@ class SDML(NeuralCrossModalEstimator):
     """
 
     _requires_pairs = False
+    _accept_sparse = True
     _quick_test_params = {
         "n_components": 8,
         "hidden_layer_sizes": (16,),

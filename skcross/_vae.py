@@ -519,6 +519,7 @@ class CrossModalVAE(NeuralCrossModalEstimator):
     """
 
     _requires_labels = False
+    _accept_sparse = True
     _collapse_remedy = (
         "lower beta (the prior KL switches latent units off), keep standardize=True, "
         "or raise max_epochs / n_iter_no_change"
@@ -668,7 +669,7 @@ class CrossModalVAE(NeuralCrossModalEstimator):
         self.validation_indices_ = np.arange(0) if valid is None else valid
         score = None
         if valid is not None:
-            held = self._dataset(X, None, valid).X
+            held = self._validation_set(X, None, valid).X
             if self.validation_score == "retrieval":
                 score = _validation_retrieval(held)
             else:

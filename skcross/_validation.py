@@ -15,6 +15,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ._multimodal import MultiModal, _modality_index
+from ._streaming import check_streamed_array, is_streamed
 
 __all__ = [
     "FitData",
@@ -71,14 +72,26 @@ def check_modality_array(
     n_features: int | None = None,
     estimator_name: str | None = None,
     min_samples: int = 1,
+    stream: bool = False,
 ):
     """Validate one modality's array: 2-D, numeric, finite, non-empty.
 
     Returns a C-contiguous array of ``dtype`` (or a CSR matrix when sparse input
-    is accepted). Raises ``TypeError`` / ``ValueError`` naming the modality.
+    is accepted). With ``stream``, a ``numpy.memmap``, an array too large to
+    copy or another array-like that slices by rows is validated by row chunks
+    and returned as a :class:`~skcross._streaming.HostRows` view, not copied.
+    Raises ``TypeError`` / ``ValueError`` naming the modality.
     """
     where = _describe(name)
     who = f"{estimator_name} " if estimator_name else ""
+    if stream and is_streamed(X):
+        return check_streamed_array(X, where, n_features=n_features, min_samples=min_samples)
+    if _is_raw_text(X):
+        raise TypeError(
+            f"{where} holds raw text (strings), but {who}needs numeric features: "
+            "transform it first, e.g. PerModality({"
+            f"{str(name)!r}: TfidfVectorizer()}}) as the step before the estimator in a Pipeline."
+        )
     if sp.issparse(X):
         if not accept_sparse:
             raise TypeError(
@@ -146,6 +159,18 @@ def check_modality_array(
             f"{n_features} features for this modality."
         )
     return X
+
+
+def _is_raw_text(X: Any) -> bool:
+    """A 1-D sequence of strings (a modality of raw documents)."""
+    if sp.issparse(X) or hasattr(X, "iloc") or isinstance(X, str):
+        return False
+    if isinstance(X, np.ndarray):
+        return X.ndim == 1 and (X.dtype.kind in "US" or (
+            X.dtype.kind == "O" and X.size > 0 and isinstance(X.flat[0], (str, bytes))))
+    if hasattr(X, "to_numpy") and getattr(X, "ndim", 2) == 1:  # pandas Series
+        return _is_raw_text(X.to_numpy())
+    return isinstance(X, (list, tuple)) and len(X) > 0 and all(isinstance(v, (str, bytes)) for v in X)
 
 
 def _is_per_modality_labels(y: Any, n_modalities: int) -> bool:
@@ -285,8 +310,12 @@ def validate_fit_data(
     dtype: Any = np.float32,
     min_modalities: int = 2,
     min_samples: int = 2,
+    stream: bool = False,
 ) -> FitData:
-    """Validate ``fit(X, y)`` input: modalities, arrays, pairing and labels."""
+    """Validate ``fit(X, y)`` input: modalities, arrays, pairing and labels.
+
+    With ``stream``, memmapped or very large modalities are validated by row
+    chunks and kept where they are (:func:`check_modality_array`)."""
     arrays, names = as_modality_list(X)
     if len(arrays) < min_modalities:
         raise ValueError(
@@ -301,6 +330,7 @@ def validate_fit_data(
             dtype=dtype,
             estimator_name=estimator_name,
             min_samples=min_samples,
+            stream=stream,
         )
         for a, n in zip(arrays, names)
     ]

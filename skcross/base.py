@@ -22,6 +22,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._multimodal import MultiModal
 from ._output import CrossModalOutputMixin
+from ._streaming import HostRows, streaming_standardization
 from ._torch_utils import derive_seed, resolve_device
 from ._validation import (
     FitData,
@@ -68,13 +69,18 @@ def standardization(X: Any) -> tuple[np.ndarray | None, np.ndarray]:
     Dense input is centred and scaled; sparse input is only scaled (centring
     would make it dense), like ``StandardScaler(with_mean=False)``. A constant
     feature, one whose standard deviation is negligible next to its magnitude,
-    gets scale 1, so that rounding noise is not blown up into signal.
+    gets scale 1, so that rounding noise is not blown up into signal. A
+    streamed modality (:class:`~skcross._streaming.HostRows`, e.g. a memmap)
+    is read in two passes by row chunks; its statistics equal the in-memory
+    ones exactly.
 
     Returns
     -------
     mean : ndarray of shape (n_features,), float64, or None for sparse input
     scale : ndarray of shape (n_features,), float64
     """
+    if isinstance(X, HostRows):
+        return streaming_standardization(X, _CONSTANT_FEATURE_RTOL)
     if sp.issparse(X):
         X = sp.csr_matrix(X, dtype=np.float64)
         mean = np.asarray(X.mean(axis=0)).ravel()
@@ -151,6 +157,10 @@ class CrossModalEstimator(
     - ``_requires_pairs``: the method needs paired samples (default True).
     - ``_requires_labels``: ``fit`` needs ``y`` (default True).
     - ``_accept_sparse``: scipy.sparse input is accepted (default False).
+    - ``_stream_inputs``: a ``numpy.memmap`` (or an array too large to copy)
+      is validated, standardised and read by chunks instead of copied whole:
+      ``_fit``/``_transform`` then receive a
+      :class:`~skcross._streaming.HostRows` for it (default False).
     - ``_input_dtype``: dtype arrays are converted to (default float32).
     - ``_retrieval_metric``: similarity used by ``score``/``retrieve`` ("cosine").
     - ``_output_dtype``: dtype of the embeddings, for the tags (float32).
@@ -168,6 +178,7 @@ class CrossModalEstimator(
     _requires_pairs: bool = True
     _requires_labels: bool = True
     _accept_sparse: bool = False
+    _stream_inputs: bool = False
     _input_dtype: Any = np.float32
     _retrieval_metric: str = "cosine"
     _min_modalities: int = 2
@@ -242,6 +253,7 @@ class CrossModalEstimator(
             accept_sparse=self._accept_sparse,
             dtype=np.float64,
             min_modalities=self._min_modalities,
+            stream=self._stream_inputs,
         )
         self.modalities_ = list(data.names)
         self._record_feature_names(as_modality_list(X)[0])
@@ -262,6 +274,11 @@ class CrossModalEstimator(
         """Validated float64 samples of modality ``index``, standardised as at
         fit time and cast to ``_input_dtype``."""
         mean, scale = self.feature_mean_[index], self.feature_scale_[index]
+        if isinstance(X, HostRows):  # standardised and cast as rows are read
+            return X.standardized(mean, scale, self._input_dtype)
+        if sp.issparse(X) and mean is not None:
+            # Fitted on dense data (centred): sparse samples must be centred too.
+            X = X.toarray()
         if sp.issparse(X):
             if scale is not None:
                 X = sp.csr_matrix(X.multiply(1.0 / scale))
@@ -323,6 +340,7 @@ class CrossModalEstimator(
             dtype=np.float64,
             n_features=self.n_features_in_[index],
             estimator_name=type(self).__name__,
+            stream=self._stream_inputs,
         )
         return index, self._standardize(index, X)
 
