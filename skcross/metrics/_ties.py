@@ -190,6 +190,8 @@ def positions(
     """
     n, N = S.shape
     cpu = S.device.type == "cpu"
+    if cpu and ties == "average":
+        return _positions_average_cpu(S, J, G, valid, binary)
     V = torch.where(valid, S.gather(1, J), torch.full_like(G, -float("inf")))
     if binary and ties == "average":
         # padding (-inf) sorts first, so the valid items are the last `count`
@@ -237,6 +239,61 @@ def positions(
     return s, g, J, G, valid
 
 
+# Rows with more float32 collisions among their relevant items than this are
+# ranked by a float64 sort; fewer are resolved item by item.
+_MAX_COLLISIONS = 32
+
+
+def _positions_average_cpu(S, J, G, valid, binary):
+    """``positions`` for ``ties="average"`` on the CPU, sorting float32 keys.
+
+    Rounding the exact float64 similarities to float32 keeps their order
+    (it is monotone) and their ties, but can merge distinct values: ``s`` and
+    ``g`` read from the sorted float32 keys are exact for every item whose
+    float32 group holds only itself. The few items in a larger float32 group
+    are counted again on the float64 row (rows with many of them, such as
+    data with real ties, are sorted in float64 instead). A float32 sort moves
+    half the bytes of a float64 one: about three times faster.
+    """
+    n, N = S.shape
+    V = torch.where(valid, S.gather(1, J), torch.full_like(G, -float("inf")))
+    if binary:
+        V = torch.from_numpy(np.sort(V.numpy(), axis=1))
+        count = valid.sum(dim=1, keepdim=True)
+        valid = torch.arange(V.shape[1])[None, :] >= V.shape[1] - count
+        G = valid.to(torch.float64)
+    else:
+        order = torch.from_numpy(np.argsort(V.numpy(), axis=1, kind="stable"))
+        J, V, G, valid = (t.gather(1, order) for t in (J, V, G, valid))
+    S64, V64 = S.numpy(), V.numpy()
+    keys = S.to(torch.float32).numpy()
+    keys.sort(axis=1)
+    V32 = V64.astype(np.float32)
+    right = np.empty(V64.shape, dtype=np.int64)
+    for i in range(n):  # numpy's searchsorted narrows the range for sorted keys
+        right[i] = np.searchsorted(keys[i], V32[i], side="right")
+    valid_np = valid.numpy()
+    # an item's float32 group holds another item when the key just before
+    # the group's end (the item itself is at or before it) is equal
+    before = np.take_along_axis(keys, np.maximum(right - 2, 0), axis=1)
+    left = right - 1
+    merged = valid_np & (right >= 2) & (before == V32)
+    for i in np.flatnonzero(merged.any(axis=1)):
+        cols = np.flatnonzero(merged[i])
+        if cols.size > _MAX_COLLISIONS:
+            row = np.sort(S64[i])
+            right[i] = np.searchsorted(row, V64[i], side="right")
+            left[i] = np.searchsorted(row, V64[i], side="left")
+        else:
+            v = V64[i, cols][:, None]
+            above = (S64[i][None, :] > v).sum(axis=1)
+            right[i, cols] = N - above
+            left[i, cols] = N - above - (S64[i][None, :] == v).sum(axis=1)
+    s = torch.from_numpy(N - right).to(torch.float64)
+    g = torch.from_numpy(np.where(valid_np, right - left, 1)).to(torch.float64)
+    return s, g, J, G, valid
+
+
 # ------------------------------------------------------------ closed forms
 def rowsum(x: torch.Tensor) -> torch.Tensor:
     # Sequential, so that the padding width (which depends on the chunk) never
@@ -279,6 +336,10 @@ def _group_counts(s: torch.Tensor, valid: torch.Tensor):
     key = torch.where(valid, s, torch.full_like(s, float("inf")))
     n, W = key.shape
     if W < 2 or bool((key[:, 1:] <= key[:, :-1]).all()):
+        if W >= 2 and not bool((key[:, 1:] == key[:, :-1]).logical_and_(valid[:, 1:]).any()):
+            # no two relevant items share a group: each is its own run
+            H = torch.arange(W - 1, -1, -1, dtype=torch.float64, device=s.device).expand(n, W)
+            return H, torch.ones_like(s)
         # items in ascending score order (padding first): equal keys are
         # already adjacent, and the items before a run are those after it
         k, order = key, None
