@@ -58,6 +58,8 @@ def _first_match(query_emb, database_emb, query_ids, database_ids, metric, ties,
     before it, ``g`` items in the group, ``r`` correct ones among them (for a
     deterministic ``ties``, the exact rank is ``s + 1`` and ``g = r = 1``)."""
     check_ties(ties)
+    if ties == "average":
+        return _first_match_screened(query_emb, database_emb, query_ids, database_ids, metric, batch_size, device)
     Q, D = sim_.fixed_pair(query_emb, database_emb, metric, device)
     codes = _ids(query_ids, database_ids, Q.shape[0], D.shape[0])
     if codes is not None:
@@ -93,6 +95,121 @@ def _first_match(query_emb, database_emb, query_ids, database_ids, metric, ties,
 
     out = torch.cat(_map_chunks(Q, D, metric, batch_size, chunk))
     return out[:, 0], out[:, 1], out[:, 2]
+
+
+# Database rows per float32 block of the screened search, and float32
+# scores per block (16 MiB: the block stays in cache for the passes over it).
+_SCREEN_ROWS = 16384
+_SCREEN_ELEMENTS = 2**22
+
+
+def _first_match_screened(query_emb, database_emb, query_ids, database_ids, metric, batch_size, device):
+    """``_first_match`` for ``ties="average"`` at the cost of a float32 search.
+
+    Every score is a float32 product; an item is surely above (below) the
+    best correct match when its float32 score exceeds (falls short of) the
+    match's by more than twice the float32 error bound. Only the items in
+    that window, usually the match alone, are rescored exactly in fixed point
+    (bit-identical to :func:`skcross.metrics.similarity_matrix` up to a
+    positive factor per query), which decides their order and ties.
+    """
+    sim_.check_metric(metric)
+    if device is None:
+        device = query_emb.device if isinstance(query_emb, torch.Tensor) else torch.device("cpu")
+    device = torch.device(device)
+    Qt = sim_.as_embedding(query_emb, "query_emb", device)
+    Dt = sim_.as_embedding(database_emb, "database_emb", device)
+    if Qt.shape[1] != Dt.shape[1]:
+        raise ValueError(f"query_emb has {Qt.shape[1]} dimensions but database_emb has {Dt.shape[1]}.")
+    n_q, n_d, dim = Qt.shape[0], Dt.shape[0], Qt.shape[1]
+    codes = _ids(query_ids, database_ids, n_q, n_d)
+    if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1):
+        raise ValueError(f"batch_size must be a positive integer or None, got {batch_size!r}.")
+    bits = sim_.fraction_bits(dim)
+    with torch.no_grad():
+        QA, DA = sim_.to_approx(Qt, metric), sim_.to_approx(Dt, metric)
+        d_max = float(DA.norm.max())
+        window = 2.0 * sim_.screen_tolerance(QA, d_max, metric, dim)
+        # float32 score of each query's best correct match, computed pairwise
+        if codes is None:
+            best = sim_.approx_paired(QA, DA[:n_q], metric)[:, 0].to(torch.float64)
+            cq = cd = None
+        else:
+            cq, cd = (torch.as_tensor(c, device=device) for c in codes)
+            best = _best_match_approx(QA, DA, cq, cd, metric)
+        lo = (best - window).to(torch.float32)
+        lo = torch.where(lo.to(torch.float64) > best - window, torch.nextafter(lo, torch.full_like(lo, -float("inf"))), lo)
+        hi = (best + window).to(torch.float32)
+        hi = torch.where(hi.to(torch.float64) < best + window, torch.nextafter(hi, torch.full_like(hi, float("inf"))), hi)
+        above = torch.zeros(n_q, dtype=torch.long, device=device)
+        rows_found, cols_found = [], []
+        if codes is None:
+            # the match itself is always in its window (see the docstring)
+            rows_found.append(torch.arange(n_q, device=device))
+            cols_found.append(torch.arange(n_q, device=device))
+        block = min(_SCREEN_ROWS, n_d)
+        q_chunk = int(batch_size) if batch_size is not None else max(1, _SCREEN_ELEMENTS // block)
+        cpu = device.type == "cpu"
+        for qs in range(0, n_q, q_chunk):
+            qe = min(qs + q_chunk, n_q)
+            Qa, lo_c, hi_c = QA[qs:qe], lo[qs:qe, None], hi[qs:qe, None]
+            for ds in range(0, n_d, block):
+                de = min(ds + block, n_d)
+                S = sim_.approx_scores(Qa, DA[ds:de], metric)
+                # numpy counts booleans about five times faster than torch
+                n_gt, n_ge = (
+                    (torch.from_numpy(np.count_nonzero(S.numpy() > hi_c.numpy(), axis=1)),
+                     torch.from_numpy(np.count_nonzero(S.numpy() >= lo_c.numpy(), axis=1)))
+                    if cpu else ((S > hi_c).sum(dim=1), (S >= lo_c).sum(dim=1))
+                )
+                above[qs:qe] += n_gt
+                in_window = n_ge - n_gt
+                if codes is None:
+                    own = torch.arange(qs, qe, device=device)
+                    in_window -= ((own >= ds) & (own < de)).to(in_window.dtype)
+                rows = torch.nonzero(in_window > 0).squeeze(1)
+                if rows.numel():
+                    Sr = S[rows]
+                    mask = (Sr >= lo_c[rows]) & (Sr <= hi_c[rows])
+                    if codes is None:
+                        own_col = rows + qs - ds
+                        inside = (own_col >= 0) & (own_col < de - ds)
+                        mask[inside.nonzero().squeeze(1), own_col[inside]] = False
+                    r, c = torch.nonzero(mask, as_tuple=True)
+                    rows_found.append(rows[r] + qs)
+                    cols_found.append(c + ds)
+        # exact order within the windows
+        prow, pcol = torch.cat(rows_found), torch.cat(cols_found)
+        Qf = sim_.gather_fixed(Qt, prow, metric, bits)
+        Df = sim_.gather_fixed(Dt, pcol, metric, bits)
+        e = sim_.paired_similarity(Qf, Df, metric, rank_only=True)[:, 0]
+        match = (pcol == prow) if codes is None else (cq[prow] == cd[pcol])
+        e_best = torch.full((n_q,), -float("inf"), dtype=torch.float64, device=device)
+        e_best.scatter_reduce_(0, prow[match], e[match], reduce="amax")
+        eb = e_best[prow]
+        s = above.to(torch.float64).index_add_(0, prow, (e > eb).to(torch.float64))
+        g = torch.zeros(n_q, dtype=torch.float64, device=device).index_add_(0, prow, (e == eb).to(torch.float64))
+        r = torch.zeros(n_q, dtype=torch.float64, device=device).index_add_(0, prow, ((e == eb) & match).to(torch.float64))
+    return s.cpu(), g.cpu(), r.cpu()
+
+
+def _best_match_approx(QA, DA, cq, cd, metric):
+    """float32 score of each query's best correct match (ids given), as float64."""
+    order = torch.argsort(cd, stable=True)
+    sorted_codes = cd[order]
+    start = torch.searchsorted(sorted_codes, cq)
+    count = torch.searchsorted(sorted_codes, cq, right=True) - start
+    best = torch.full((cq.shape[0],), -float("inf"), dtype=torch.float64, device=cq.device)
+    width = int(count.max())
+    step = max(1, 2**20 // max(width * QA.x.shape[1], 1))
+    for qs in range(0, cq.shape[0], step):
+        sl = slice(qs, qs + step)
+        offs = torch.arange(width, device=cq.device)[None, :]
+        ok = offs < count[sl, None]
+        idx = order[(start[sl, None] + offs.clamp_max(count[sl, None] - 1)).clamp_max(len(order) - 1)]
+        v = sim_.approx_paired(QA[sl], DA[idx.reshape(-1)], metric).to(torch.float64)
+        best[sl] = torch.where(ok, v, torch.full_like(v, -float("inf"))).amax(dim=1)
+    return best
 
 
 def _recall(s, g, r, K: int) -> np.ndarray:
