@@ -330,9 +330,8 @@ class MinVIRBM(CrossModalEstimator):
     - MDRNN fine-tuning is a MinVI procedure: with ``objective="ml"`` and
       pathways, every layer is trained by PCD and no fine-tuning follows.
     - With more than two modalities, MP predicts every other modality from
-      each single one (the unimodal query that ``transform`` answers), one
-      observed modality drawn at random per minibatch; the paper treats two
-      modalities, where this is Eq. 2 exactly.
+      each single one (the unimodal query that ``transform`` answers); the
+      paper treats two modalities, where this is Eq. 2 exactly.
     - ``transform(modality, X)`` infers the joint representation from one
       modality with every other one missing (Eq. 8), so ``transform(X_multi)``,
       ``embed`` and ``score`` embed each modality separately into the shared
@@ -655,34 +654,19 @@ class MinVIRBM(CrossModalEstimator):
             loss = loss + (_free_energy(p, types, batch) - _free_energy(p, types, negative)).mean()
         return loss
 
-    def _mp_loss(self, p: dict, types: list, batch: list, sources: Sequence[int] | None = None) -> torch.Tensor:
+    def _mp_loss(self, p: dict, types: list, batch: list) -> torch.Tensor:
         """Multi-prediction loss: every other modality predicted from each one (Eq. 9 / MDRNN).
 
         With two modalities this is :math:`L_{VI}` of Eq. 2 under the
         mean-field approximation: y predicted from x plus x predicted from y.
-        ``sources`` restricts the observed modality to those listed.
         """
         loss = 0.0
-        for s in range(len(batch)) if sources is None else sources:
+        for s in range(len(batch)):
             given = [v if c == s else None for c, v in enumerate(batch)]
             _, logits, _ = _encode(p, types, given, self.n_mean_field)
             for t, lt in logits.items():
                 loss = loss + _prediction_loss(types[t], lt, batch[t]).mean()
         return loss
-
-    def _mp_step(self, p: dict, types: list, stage: tuple):
-        """The MP loss of one training minibatch.
-
-        Two modalities: both directions (Eq. 2). More: one observed modality
-        drawn at random per minibatch (an unbiased estimate of the sum over
-        observed modalities at 1/M of its cost; the validation objective
-        keeps the full sum).
-        """
-        M = len(types)
-        if M <= 2:
-            return lambda batch, gen: self._mp_loss(p, types, batch)
-        rng = np.random.RandomState(self._seed("sample", *stage, 2))
-        return lambda batch, gen: M * self._mp_loss(p, types, batch, [int(rng.randint(M))])
 
     def _mp_validation(self, p: dict, types: list, data: list):
         """The MinVI objective (mean-field prediction loss) on held-out rows, batched."""
@@ -755,7 +739,7 @@ class MinVIRBM(CrossModalEstimator):
             curve = self._train_pcd(p, top_types, tops, "joint layer (PCD)", (1,))
         else:
             if self.method == "mp":
-                step = self._mp_step(p, top_types, (1,))
+                step = lambda batch, g: self._mp_loss(p, top_types, batch)  # noqa: E731
             else:
                 step = lambda batch, g: self._cd_percloss(p, top_types, batch, g)  # noqa: E731
             valid = self._mp_validation(p, top_types, tops_of(rows(Xs, valid_rows))) if use_valid else None
@@ -769,7 +753,7 @@ class MinVIRBM(CrossModalEstimator):
             valid = self._mp_validation(p, types, rows(Xs, valid_rows)) if use_valid else None
             curve = self._run_stage(
                 "MDRNN fine-tuning", rows(Xs, train_rows), params, weights,
-                self._mp_step(p, types, (2,)), (2,), valid,
+                lambda batch, g: self._mp_loss(p, types, batch), (2,), valid,
             )
         self.loss_curve_ = curve
         self._store(p)
