@@ -342,8 +342,8 @@ class DSCMR(NeuralCrossModalEstimator):
     >>> from skcross.datasets import make_multimodal_classification
     >>> from skcross import DSCMR
     >>> X, y = make_multimodal_classification(n_samples=120, n_classes=3, random_state=0)
-    >>> model = DSCMR(n_components=16, hidden_layer_sizes=(32,), max_epochs=10,
-    ...               random_state=0).fit(X, y)
+    >>> model = DSCMR(n_components=16, hidden_layer_sizes=(32,), batch_size=20,
+    ...               random_state=0).fit(X, y)   # early-stops on a validation split
     >>> model.transform(0, X.modality(0)).shape
     (120, 16)
     >>> bool(model.score(X, y) > 0.7)
