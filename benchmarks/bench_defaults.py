@@ -354,6 +354,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="similarity for the mAP: cosine for every method (default) or each estimator's own")
     p.add_argument("--data-home", default=None, help="folder holding the data sets (default ../shared/data)")
     p.add_argument("--cache", default=None, help="folder of per-row JSON files: a long run can be resumed")
+    p.add_argument("--cache-only", action="store_true",
+                   help="fit nothing: report the cached rows, the others as 'not run'")
     p.add_argument("--out", default=None, help="also write the markdown report to this file")
     p.add_argument("--write-results", action="store_true",
                    help=f"replace the section between {START} and {END} of benchmarks/RESULTS.md")
@@ -403,6 +405,8 @@ def run(argv: Sequence[str] | None = None) -> tuple[list[Row], str]:
             row = read_cached(path) if path is not None and path.exists() else None
             if row is not None:
                 reused += 1
+            elif args.cache_only:
+                row = Row(name, label, error="not run (--cache-only: no cached row)")
             else:
                 try:
                     if key in BASELINES:
