@@ -193,7 +193,7 @@ def run_strategy(strategy: str, data_home: Path, epochs: int) -> dict:
     torch.optim.Adam([torch.zeros(1, requires_grad=True)])
     result = {"baseline_rss_mib": psutil.Process().memory_info().rss / 2**20,
               "torch_threads": torch.get_num_threads()}
-    params = dict(max_epochs=epochs, validation_fraction=0, random_state=SEED)
+    params = dict(max_epochs=epochs, early_stopping=False, random_state=SEED)
     start = time.perf_counter()
     if strategy == "joint":
         train_joint(tr, Y, epochs, SEED)

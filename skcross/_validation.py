@@ -404,7 +404,7 @@ def holdout_split(Y: Any, fraction: float, seed: int) -> tuple[np.ndarray, np.nd
     if n_valid < 1 or n - n_valid < 2:
         raise ValueError(
             f"validation_fraction={fraction} of {n} samples leaves no validation or "
-            "training samples; use validation_fraction=0 to train on all of them."
+            "training samples; use early_stopping=False to train on all of them."
         )
     from sklearn.model_selection import train_test_split
 
