@@ -56,6 +56,10 @@ __all__ = [
 
 # The quantity early stopping watches (higher is better), recorded each epoch.
 VALID_SCORE = "valid_score"
+# The L2 penalties weight_decay="auto" chooses between on the validation split:
+# none, and one strong enough for high-dimensional inputs with few samples per
+# class (bag-of-words), where an unpenalised network overfits in an epoch or two.
+AUTO_WEIGHT_DECAYS = (0.0, 0.1)
 # Held-out rows scored each epoch at most (evenly spaced over the held-out
 # rows): the score functions compare every held-out sample with every other.
 MAX_VALIDATION_ROWS = 10_000
@@ -361,6 +365,35 @@ class NeuralCrossModalEstimator(CrossModalEstimator):
         stopper = dict(net.callbacks_).get("early_stopping")
         best = int(stopper.best_epoch_) if stopper is not None and stopper.best_epoch_ else len(net.history)
         return net, best
+
+    def _weight_decay_candidates(self) -> list[float]:
+        """The L2 penalties a fit tries: the given one, or, for
+        ``weight_decay="auto"`` with early stopping, each of
+        ``AUTO_WEIGHT_DECAYS`` (the one whose best validation score is highest
+        is kept). Without a validation split "auto" means no penalty."""
+        if self.weight_decay != "auto":
+            return [float(self.weight_decay)]
+        return list(AUTO_WEIGHT_DECAYS) if self.early_stopping else [0.0]
+
+    def _train_selecting(
+        self, build: Callable[[float], Any], dataset: TensorDataset, *offsets: int
+    ) -> tuple[Any, int, float]:
+        """Train ``build(weight_decay)`` for each candidate penalty and keep the
+        net with the best validation score.
+
+        Every candidate starts from the same initial weights and sees the
+        batches in the same order, so they differ by the penalty only.
+        Returns ``(net, best_epoch, weight_decay)``.
+        """
+        best = None
+        for weight_decay in self._weight_decay_candidates():
+            dataset.generator.manual_seed(self._seed("shuffle", *offsets))
+            net, epoch = self._train_net(build(weight_decay), dataset, *offsets)
+            scores = [row[VALID_SCORE] for row in net.history if VALID_SCORE in row]
+            score = max(scores) if scores else -np.inf
+            if best is None or score > best[0]:
+                best = (score, net, epoch, weight_decay)
+        return best[1], best[2], best[3]
 
     def _dataset(self, X: Any, Y: Any, rows: np.ndarray | None = None, *offsets: int) -> TensorDataset:
         """Rows of ``X`` (dict or array) and ``Y`` as a :class:`TensorDataset` on

@@ -31,7 +31,7 @@ from joblib import Parallel, delayed
 from skorch import NeuralNet
 from skorch.callbacks import PassthroughScoring
 from skorch.utils import to_tensor
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 from torch import nn
 
@@ -159,11 +159,14 @@ def _validation_map(X: torch.Tensor, Y: torch.Tensor):
     return score
 
 
-def _fit_network(estimator: "SDML", X: Any, Y: np.ndarray, position: int, label: str) -> tuple[SDMLNet, int]:
+def _fit_network(
+    estimator: "SDML", X: Any, Y: np.ndarray, position: int, label: str
+) -> tuple[SDMLNet, int, float]:
     """Train the network of the modality at ``position``. Module level, so joblib
     can ship it to a worker; seeds depend on the position only.
 
-    Returns the fitted net and the (1-based) epoch whose parameters it keeps.
+    Returns the fitted net, the (1-based) epoch whose parameters it keeps and
+    its weight decay (chosen on its validation split with "auto").
     """
     train, valid = estimator._split_rows(X.shape[0], Y, position)
     score = None
@@ -171,27 +174,30 @@ def _fit_network(estimator: "SDML", X: Any, Y: np.ndarray, position: int, label:
         held = estimator._validation_set(X, Y, valid, position)
         score = _validation_map(held.X, held.Y)
     dataset = estimator._dataset(X, Y, train, position)
-    net = estimator._make_net(
-        SDMLNet,
-        SupervisedAutoEncoder,
-        dataset,
-        name=f"SDML ({label})",
-        score=score,
-        # The authors drop the last partial batch; we do too, unless it is the only one.
-        drop_last=True,
-        module__n_features=X.shape[1],
-        module__projection=estimator.projection_,
-        module__hidden_layer_sizes=tuple(int(h) for h in estimator.hidden_layer_sizes),
-        module__dropout=float(estimator.dropout),
-        optimizer__weight_decay=float(estimator.weight_decay),
-        callbacks=[("train_label_loss", PassthroughScoring("train_label_loss", on_train=True))],
-        criterion=SDMLLoss,
-        criterion__lam=float(estimator.lam),
-        optimizer__betas=tuple(float(b) for b in estimator.betas),
-    )
+
+    def build(weight_decay: float) -> SDMLNet:
+        return estimator._make_net(
+            SDMLNet,
+            SupervisedAutoEncoder,
+            dataset,
+            name=f"SDML ({label})",
+            score=score,
+            # The authors drop the last partial batch; we do too, unless it is the only one.
+            drop_last=True,
+            module__n_features=X.shape[1],
+            module__projection=estimator.projection_,
+            module__hidden_layer_sizes=tuple(int(h) for h in estimator.hidden_layer_sizes),
+            module__dropout=float(estimator.dropout),
+            optimizer__weight_decay=weight_decay,
+            callbacks=[("train_label_loss", PassthroughScoring("train_label_loss", on_train=True))],
+            criterion=SDMLLoss,
+            criterion__lam=float(estimator.lam),
+            optimizer__betas=tuple(float(b) for b in estimator.betas),
+        )
+
     if estimator.verbose:
         print(f"SDML: training {label} on {X.shape[0]} samples", flush=True)
-    return estimator._train_net(net, dataset, position)
+    return estimator._train_selecting(build, dataset, position)
 
 
 class SDML(NeuralCrossModalEstimator):
@@ -226,8 +232,11 @@ class SDML(NeuralCrossModalEstimator):
         ``1 - lam`` weighs the label-space term. The paper uses 0.5 (see Notes).
     dropout : float, default=0.0
         Dropout rate after each hidden ReLU of the encoders (not in the paper).
-    weight_decay : float, default=0.0
-        L2 penalty of Adam (not in the paper).
+    weight_decay : float or "auto", default="auto"
+        L2 penalty of Adam (not in the paper). "auto" trains each network with
+        no penalty and with 0.1 (from the same initial weights) and keeps the
+        one with the better validation score (``weight_decays_``); without
+        early stopping there is no validation split and "auto" means 0.
     lr : float, default=1e-3
         Adam learning rate (the paper's ``alpha``, 1e-4).
     betas : tuple of float, default=(0.5, 0.999)
@@ -272,6 +281,8 @@ class SDML(NeuralCrossModalEstimator):
         auto-encoder, ``networks_[i].history`` its training log.
     best_epochs_ : list of int
         Per modality, the (1-based) epoch whose parameters are kept.
+    weight_decays_ : list of float
+        Per modality, the weight decay of the kept network.
     feature_mean_, feature_scale_ : list of ndarray or None
         Per-modality standardisation (None when ``standardize=False``).
     modalities_ : list of str
@@ -359,7 +370,7 @@ class SDML(NeuralCrossModalEstimator):
         "hidden_layer_sizes": ["array-like"],
         "lam": [Interval(Real, 0, 1, closed="both")],
         "dropout": [Interval(Real, 0, 1, closed="left")],
-        "weight_decay": [Interval(Real, 0, None, closed="left")],
+        "weight_decay": [Interval(Real, 0, None, closed="left"), StrOptions({"auto"})],
         "betas": ["array-like"],
         "n_jobs": [Integral, None],
     }
@@ -370,7 +381,7 @@ class SDML(NeuralCrossModalEstimator):
         hidden_layer_sizes: Sequence[int] = (512,),
         lam: float = 0.1,
         dropout: float = 0.0,
-        weight_decay: float = 0.0,
+        weight_decay: float | str = "auto",
         lr: float = 1e-3,
         betas: tuple[float, float] = (0.5, 0.999),
         batch_size: int = 100,
@@ -414,7 +425,7 @@ class SDML(NeuralCrossModalEstimator):
         return dict(
             n_components=512, hidden_layer_sizes=(1024, 1024), lam=0.5, lr=1e-4,
             betas=(0.5, 0.999), batch_size=100, max_epochs=200, early_stopping=True,
-            n_iter_no_change=200, standardize=False,
+            n_iter_no_change=200, standardize=False, weight_decay=0.0, dropout=0.0,
         )
 
     # ------------------------------------------------------------ parameters
@@ -439,8 +450,9 @@ class SDML(NeuralCrossModalEstimator):
         # Each array goes to one worker only: memory-mapping it would save nothing
         # and hand torch read-only arrays.
         results = Parallel(n_jobs=self.n_jobs, max_nbytes=None)(jobs)
-        self.networks_ = [net for net, _ in results]
-        self.best_epochs_ = [epoch for _, epoch in results]
+        self.networks_ = [net for net, _, _ in results]
+        self.best_epochs_ = [epoch for _, epoch, _ in results]
+        self.weight_decays_ = [weight_decay for _, _, weight_decay in results]
 
     def add_modality(self, X_new: Any, y_new: Any, name: str | None = None) -> "SDML":
         """Train a network for a new modality against the same ``P``.
@@ -480,9 +492,10 @@ class SDML(NeuralCrossModalEstimator):
         X_new = check_modality_array(X_new, name, dtype=np.float64, estimator_name="SDML", min_samples=2)
         Y_new = self._encode_new_labels(y_new, name, X_new.shape[0])
         X_new = self._add_modality_standardization(X_new, bool(self.standardize))
-        net, best_epoch = _fit_network(self, X_new, Y_new, position, f"new modality {name!r}")
+        net, best_epoch, weight_decay = _fit_network(self, X_new, Y_new, position, f"new modality {name!r}")
         self.networks_.append(net)
         self.best_epochs_.append(best_epoch)
+        self.weight_decays_.append(weight_decay)
         self.modalities_.append(name)
         self.n_features_in_.append(X_new.shape[1])
         if hasattr(self, "feature_names_in_"):

@@ -343,3 +343,18 @@ def test_cuda_fit_loads_on_cpu_path(toy, tmp_path):
     np.testing.assert_allclose(
         loaded.transform(0, X.modality(0)), model.transform(0, X.modality(0)), atol=1e-5
     )
+
+
+def test_auto_weight_decay_keeps_the_better_candidate(toy):
+    """weight_decay="auto" trains with each candidate penalty from the same start
+    and keeps the net with the best validation mAP: the same model as the winner
+    fitted on its own."""
+    X, y = toy
+    params = {**FAST, "early_stopping": True, "max_epochs": 15, "n_iter_no_change": 5, "random_state": 0}
+    auto = DSCMR(weight_decay="auto", **params).fit(X, y)
+    fixed = {wd: DSCMR(weight_decay=wd, **params).fit(X, y) for wd in (0.0, 0.1)}
+    best = max(fixed, key=lambda wd: max(fixed[wd].net_.history[:, "valid_score"]))
+    assert auto.weight_decay_ == best
+    np.testing.assert_array_equal(auto.transform(0, X.modality(0)), fixed[best].transform(0, X.modality(0)))
+    # Without a validation split there is nothing to select on: no penalty.
+    assert DSCMR(weight_decay="auto", **{**params, "early_stopping": False}).fit(X, y).weight_decay_ == 0.0

@@ -306,3 +306,16 @@ def _dumps(obj):
     buffer = io.BytesIO()
     joblib.dump(obj, buffer)
     return buffer.getvalue()
+
+
+def test_auto_weight_decay_per_network(three_modal):
+    """Each modality's network picks its own penalty on its own validation split,
+    and is the network that penalty gives on its own."""
+    X, y = three_modal
+    params = {**FAST, "early_stopping": True, "max_epochs": 15, "n_iter_no_change": 5, "random_state": 0}
+    auto = SDML(weight_decay="auto", **params).fit(X, y)
+    fixed = {wd: SDML(weight_decay=wd, **params).fit(X, y) for wd in (0.0, 0.1)}
+    for c, chosen in enumerate(auto.weight_decays_):
+        scores = {wd: max(m.networks_[c].history[:, "valid_score"]) for wd, m in fixed.items()}
+        assert chosen == max(scores, key=scores.get)
+        np.testing.assert_array_equal(auto.transform(c, X.modality(c)), fixed[chosen].transform(c, X.modality(c)))
