@@ -319,6 +319,9 @@ class DSCMR(NeuralCrossModalEstimator):
       ``lr=1e-4``, 500 epochs, 1024 and ``(2048,)``. The paper's setting
       needs about ten minutes for one Wikipedia fit on a 2-core machine; the
       measurements behind the change are on the method page.
+    - ``weight_decay="auto"`` (not in the paper) picks no penalty or 0.1 on
+      the validation split: 0.1 rescues high-dimensional inputs with few
+      samples per class (bag-of-words) and hurts dense ones.
     - Inputs are standardised (``standardize=True``); the authors feed raw CNN
       features, which badly scaled inputs would make collapse.
     - J1 and J3 are means of per-sample L2 norms, as in the authors' code;

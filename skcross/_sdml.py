@@ -306,7 +306,8 @@ class SDML(NeuralCrossModalEstimator):
       number of features and swamps the label term at ``lam=0.5``: the
       network underfits (training mAP 0.108 on a data set where the
       label-space baseline reaches 0.185). The method page lists the
-      measurements.
+      measurements. ``weight_decay="auto"`` (not in the paper) picks no
+      penalty or 0.1 per network on its validation split.
     - Inputs are standardised (``standardize=True``): the reconstruction term
       is an unscaled Euclidean norm, and badly scaled inputs collapse the
       network.
