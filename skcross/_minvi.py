@@ -36,7 +36,7 @@ from sklearn.utils.validation import check_is_fitted
 from ._streaming import HostRows, apply_rows, device_rows, take_rows
 from ._torch_utils import as_tensor, to_numpy
 from ._validation import FitData, holdout_split, resolve_modality
-from .base import COMMON_CONSTRAINTS, CrossModalEstimator, check_finite_loss
+from .base import COMMON_CONSTRAINTS, TRAINING_CONSTRAINTS, CrossModalEstimator, check_finite_loss
 
 __all__ = ["MinVIRBM"]
 
@@ -377,12 +377,7 @@ class MinVIRBM(CrossModalEstimator):
         "n_mean_field": [Interval(Integral, 1, None, closed="left")],
         "n_gibbs": [Interval(Integral, 1, None, closed="left")],
         "hidden_layer_sizes": [None, list, tuple, Mapping],
-        "lr": [Interval(Real, 0, None, closed="neither")],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
-        "max_epochs": [Interval(Integral, 1, None, closed="left")],
-        "early_stopping": ["boolean"],
-        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
-        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        **TRAINING_CONSTRAINTS,
         "optimizer": [StrOptions({"adam", "sgd"})],
         "momentum": [Interval(Real, 0, None, closed="left")],
         "weight_decay": [Interval(Real, 0, None, closed="left")],

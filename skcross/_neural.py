@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import copy
 import math
-from numbers import Integral, Real
 from typing import Any, Callable
 
 import numpy as np
@@ -36,11 +35,10 @@ import scipy.sparse as sp
 import torch
 from skorch.callbacks import Callback, EarlyStopping, ProgressBar
 from skorch.utils import noop
-from sklearn.utils._param_validation import Interval
 
 from ._streaming import HostRows
 from ._validation import holdout_split
-from .base import COMMON_CONSTRAINTS, CrossModalEstimator, check_finite_loss
+from .base import COMMON_CONSTRAINTS, TRAINING_CONSTRAINTS, CrossModalEstimator, check_finite_loss
 
 __all__ = [
     "NeuralCrossModalEstimator",
@@ -276,12 +274,7 @@ class NeuralCrossModalEstimator(CrossModalEstimator):
     _stream_inputs = True
     _parameter_constraints: dict = {
         **COMMON_CONSTRAINTS,
-        "lr": [Interval(Real, 0, None, closed="neither")],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
-        "max_epochs": [Interval(Integral, 1, None, closed="left")],
-        "early_stopping": ["boolean"],
-        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
-        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        **TRAINING_CONSTRAINTS,
     }
 
     # ------------------------------------------------------------ the split

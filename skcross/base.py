@@ -9,6 +9,7 @@ implements two hooks, ``_fit(data)`` and ``_transform(index, X)``.
 from __future__ import annotations
 
 import contextlib
+from numbers import Integral, Real
 import warnings
 from itertools import permutations
 from typing import Any, Iterable, Iterator
@@ -18,6 +19,7 @@ import scipy.sparse as sp
 import torch
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
 from ._multimodal import MultiModal
@@ -36,7 +38,7 @@ from ._version import __version__
 from .exceptions import IncompatibleVersionError, TrainingDivergedError
 from .metrics import cross_modal_recall, mean_average_precision, top_k_similarities
 
-__all__ = ["CrossModalEstimator", "check_finite_loss", "standardization", "COMMON_CONSTRAINTS"]
+__all__ = ["CrossModalEstimator", "check_finite_loss", "standardization", "COMMON_CONSTRAINTS", "TRAINING_CONSTRAINTS"]
 
 # Named random streams derived from ``random_state``: each use of randomness in
 # a fit draws from its own stream, so changing one (say, the validation split)
@@ -51,6 +53,17 @@ COMMON_CONSTRAINTS: dict = {
     "random_state": ["random_state"],
     "device": [str, torch.device],
     "verbose": ["verbose"],
+}
+
+# Constraints of the mini-batch training parameters, shared by every estimator
+# trained by epochs (the skorch-based ones and MinVIRBM): one name, one rule.
+TRAINING_CONSTRAINTS: dict = {
+    "lr": [Interval(Real, 0, None, closed="neither")],
+    "batch_size": [Interval(Integral, 1, None, closed="left")],
+    "max_epochs": [Interval(Integral, 1, None, closed="left")],
+    "early_stopping": ["boolean"],
+    "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+    "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
 }
 
 # A feature whose spread is this small relative to its magnitude is constant up

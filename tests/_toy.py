@@ -2,7 +2,17 @@
 
 import numpy as np
 
+from skcross import DSCMR, SDML, CrossModalVAE, MinVIRBM
 from skcross.base import CrossModalEstimator
+
+# Tiny settings of the neural estimators, for the sparse and memmap tests.
+QUICK_NEURAL = {
+    SDML: dict(n_components=4, hidden_layer_sizes=(8,), max_epochs=3, batch_size=32),
+    DSCMR: dict(n_components=4, hidden_layer_sizes=(8,), max_epochs=3, batch_size=32),
+    CrossModalVAE: dict(n_components=3, hidden_layer_sizes=(8,), translation_hidden_sizes=(8,),
+                        max_epochs=3, batch_size=32),
+    MinVIRBM: dict(n_components=8, max_epochs=2, n_mean_field=3, batch_size=32),
+}
 
 
 class ToyLabelProjection(CrossModalEstimator):

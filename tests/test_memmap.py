@@ -3,17 +3,13 @@
 import numpy as np
 import pytest
 
-from skcross import DSCMR, SDML, CrossModalIndex, CrossModalVAE, MinVIRBM
+from skcross import DSCMR, CrossModalIndex
 from skcross import _streaming
 from skcross._streaming import HostRows
 
-QUICK = {
-    SDML: dict(n_components=4, hidden_layer_sizes=(8,), max_epochs=3, batch_size=32),
-    DSCMR: dict(n_components=4, hidden_layer_sizes=(8,), max_epochs=3, batch_size=32),
-    CrossModalVAE: dict(n_components=3, hidden_layer_sizes=(8,), translation_hidden_sizes=(8,),
-                        max_epochs=3, batch_size=32),
-    MinVIRBM: dict(n_components=8, max_epochs=2, n_mean_field=3, batch_size=32),
-}
+from _toy import QUICK_NEURAL
+
+QUICK = QUICK_NEURAL
 
 
 @pytest.fixture

@@ -6,16 +6,12 @@ import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import make_pipeline
 
-from skcross import DSCMR, SDML, CrossModalVAE, HarmonizedGPLVM, MinVIRBM, MultiModal, PerModality
+from skcross import DSCMR, HarmonizedGPLVM, MultiModal, PerModality
 from skcross._neural import TensorDataset
 
-QUICK = {
-    SDML: dict(n_components=4, hidden_layer_sizes=(8,), max_epochs=3, batch_size=32),
-    DSCMR: dict(n_components=4, hidden_layer_sizes=(8,), max_epochs=3, batch_size=32),
-    CrossModalVAE: dict(n_components=3, hidden_layer_sizes=(8,), translation_hidden_sizes=(8,),
-                        max_epochs=3, batch_size=32),
-    MinVIRBM: dict(n_components=8, max_epochs=2, n_mean_field=3, batch_size=32),
-}
+from _toy import QUICK_NEURAL
+
+QUICK = QUICK_NEURAL
 NEURAL = list(QUICK)
 
 
