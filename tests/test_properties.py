@@ -221,6 +221,17 @@ def test_map_is_one_for_a_perfect_ranking(n_classes, n_database, seed):
     assert mean_average_precision(Q, D, yq, yd, k=3) == pytest.approx(1.0)
 
 
+def test_precision_at_k_stays_in_the_unit_interval_with_ties():
+    """A case hypothesis found: the tie-averaged closed form summed to 1 + 2e-16."""
+    Q = np.array([[-2.19703172, -1.650994]])
+    D = np.array([[0, -2], [0, -1], [0, .5], [-2, 0], [0, -1], [0, 2], [0, .5], [2, 0], [0, -1], [-.5, 0],
+                  [0, -2], [.5, 0], [0, 1], [.5, 0], [0, .5], [0, 2], [0, -2], [.5, 0], [0, -.5], [-2, 0],
+                  [.5, 0], [0, -.5], [0, -2]], dtype=float)
+    yd = np.random.RandomState(0).randint(0, 2, (2, 23, 4))[1]
+    p = precision_at_k(Q, D, np.array([[1, 0, 1, 1]]), yd, k=list(range(1, 24)))
+    assert np.all((p >= 0) & (p <= 1))
+
+
 @FAST
 @given(retrieval_problem())
 def test_precision_at_k_properties(problem):

@@ -538,6 +538,8 @@ def precision_at_k(
         return torch.stack(out, 1).cpu()
 
     precision = torch.cat(_map_chunks(Q, D, metric, batch_size, chunk)).mean(dim=0).numpy()
+    # The tie-group closed forms sum fractions: 1 + 2e-16 must read 1.
+    precision = np.clip(precision, 0.0, 1.0)
     return float(precision[0]) if scalar else precision
 
 
