@@ -105,4 +105,15 @@ def has_cuda() -> bool:
         return False
 
 
-gpu = pytest.mark.skipif(not has_cuda(), reason="needs a CUDA device")
+# A real marker, so that `pytest -m gpu` (make gpu-check) selects these tests;
+# the hook below skips them where there is no CUDA device (CI).
+gpu = pytest.mark.gpu
+
+
+def pytest_collection_modifyitems(config, items):
+    if has_cuda():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA device")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)
