@@ -696,7 +696,12 @@ def few_duplicates(seed, n_q=40, n_d=120):
     ],
     ids=["no ties", "duplicated rows", "near collisions", "multi-label"],
 )
-def test_fast_path_gives_the_general_paths_bits(make, monkeypatch):
+@pytest.mark.parametrize("resort", [None, 1.0])
+def test_fast_path_gives_the_general_paths_bits(make, resort, monkeypatch):
+    from skcross.metrics import _ties
+
+    if resort is not None:  # every row with a shared key sorted again in float64
+        monkeypatch.setattr(_ties, "_RESORT_FRACTION", resort)
     Q, D, lQ, lD = make()
     cases = [dict(k=k, denominator=den, no_relevant=nr, metric=m)
              for k in (None, 1, 7, 50) for den in ("retrieved", "min", "all") for nr in ("zero", "skip") for m in ("cosine", "dot")]
@@ -711,16 +716,27 @@ def test_fast_path_gives_the_general_paths_bits(make, monkeypatch):
         np.testing.assert_array_equal(a, b, err_msg=str(kw))
 
 
-def test_fast_path_hands_back_near_collisions_and_ties(monkeypatch):
+@pytest.mark.parametrize("resort", [0.0, 1.0])
+def test_fast_path_resolves_near_collisions_and_hands_back_ties(resort, monkeypatch):
+    from skcross.metrics import _ties
+
+    monkeypatch.setattr(_ties, "_RESORT_FRACTION", resort)
     Q, D, lQ, lD = near_collisions(3)
     S = similarity_matrix(Q, D, "dot")
     gap = np.abs(S[:, 10] - S[:, 0])
     assert (gap > 0).all() and (gap < 1e-9).all()  # distinct, but closer than a key unit
     counts = _count_fast_rows(monkeypatch)
     ours = average_precision_scores(Q, D, lQ, lD, metric="dot")
-    assert counts["handed_back"] > 0 and counts["exact"] > 0
+    tied = (lD[5] == lQ) | (lD[20] == lQ)
+    near = (lD[0] == lQ) | (lD[10] == lQ)
+    assert tied.any() and (near & ~tied).any()
+    # re-sorted in float64, the near rows are settled; the tied ones never are
+    assert counts["handed_back"] == (tied.sum() if resort else (tied | near).sum())
     # one tie group of two (rows 5 and 20): two orderings, enumerated
     np.testing.assert_allclose(ours, ref_metric(Q, D, lQ, lD, "average", ap_fn(), metric="dot"), atol=1e-12)
+    with monkeypatch.context() as mp:
+        _general_path_only(mp)
+        np.testing.assert_array_equal(ours, average_precision_scores(Q, D, lQ, lD, metric="dot"))
 
 
 @pytest.mark.parametrize("exponent", [-600, 600, 1000])
@@ -751,3 +767,19 @@ def test_fast_path_mixed_database_scales(monkeypatch):
         np.testing.assert_array_equal(got, average_precision_scores(Q, D, lQ, lD, metric="dot"))
     ref = ref_metric(Q, D, lQ, lD, "average", ap_fn(), metric="dot")
     np.testing.assert_allclose(got, ref, atol=1e-12)
+
+
+@pytest.mark.parametrize("ties_in_data", [False, True])
+def test_fast_path_blocks_do_not_change_results(ties_in_data, monkeypatch):
+    """Blocks of 3 rows: on tied data the rest of a chunk skips to the general
+    path after a tied block; the bits never depend on it."""
+    from skcross.metrics import _ranking
+
+    Q, D, lQ, lD = data(11, n_q=40, n_d=60, ties=ties_in_data)
+    expected = average_precision_scores(Q, D, lQ, lD, k=9, batch_size=1)
+    monkeypatch.setattr(_ranking, "_BLOCK_BYTES", 8 * 60 * 3)
+    for bs in (1, 7, 40):
+        np.testing.assert_array_equal(average_precision_scores(Q, D, lQ, lD, k=9, batch_size=bs), expected)
+    with monkeypatch.context() as mp:
+        _general_path_only(mp)
+        np.testing.assert_array_equal(average_precision_scores(Q, D, lQ, lD, k=9), expected)

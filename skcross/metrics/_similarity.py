@@ -172,18 +172,21 @@ def rank_key_factors(Q: Fixed, D: Fixed, metric: str, bits: int = 30) -> torch.T
     every term of ``Q.m @ D.scaled_m().T`` is an integer multiple of the
     database row's scale, so multiplying the query row by a power of two is
     exact unless that unit underflows (checked here). The bound is
-    Cauchy-Schwarz on the row norms, taken as powers of two (so nothing
-    overflows) with a factor of two to spare for their rounding.
+    Cauchy-Schwarz on the row norms, in log2 (so nothing overflows), with a
+    margin far above the norms' rounding: the finer the keys, the fewer
+    rows need the general path.
     """
     if metric == "euclidean" or Q.lo is not None or not _prescalable(D):
         return None
-    # ||q|| < 2**eq and ||d|| * scale < 2**ed: frexp's mantissa is below 1
-    _, eq = np.frexp(torch.linalg.vector_norm(Q.m, dim=1).cpu().numpy())
-    _, ed = np.frexp(torch.linalg.vector_norm(D.m, dim=1).cpu().numpy())
-    _, es = np.frexp(D.scale.cpu().numpy())  # scale = 2**(es - 1) exactly
-    ed_max = int((ed + es - 1).max())
-    exponent = bits - 1 - (eq + ed_max)
-    smallest_unit = int(exponent.min()) + int(es.min()) - 1  # p * scale
+    with np.errstate(divide="ignore"):  # all-zero rows: log2(0) = -inf, any factor is exact
+        lq = np.log2(torch.linalg.vector_norm(Q.m, dim=1).cpu().numpy())
+        ld = np.log2(torch.linalg.vector_norm(D.m, dim=1).cpu().numpy())
+    es = np.log2(D.scale.cpu().numpy())  # integers: the scales are powers of two
+    ld_max = float((ld + es).max())
+    if not np.isfinite(ld_max):
+        return None  # an all-zero database: nothing to rank
+    exponent = np.floor(bits - 1e-6 - (np.where(np.isfinite(lq), lq, 0.0) + ld_max)).astype(np.int64)
+    smallest_unit = int(exponent.min()) + int(es.min())  # of p * scale
     if smallest_unit < -1074 or int(exponent.max()) + 30 > 1000:
         return None
     return torch.as_tensor(np.ldexp(1.0, exponent), dtype=torch.float64, device=Q.device)

@@ -308,6 +308,9 @@ def _positions_average_cpu(S, J, G, valid, binary):
 
 
 _LITTLE = np.little_endian
+# Up to this share of a block's rows, rows with values closer than a key unit
+# are sorted again in float64; more usually means real ties (general path).
+_RESORT_FRACTION = 1 / 8
 
 
 def average_precision_untied_cpu(
@@ -329,9 +332,9 @@ def average_precision_untied_cpu(
     A relevant item whose integer no neighbour shares is alone in its exact
     tie group: it sits at rank ``s + 1`` with ``s`` the items after it in
     the ascending sort, and the precision there is ``(H + 1) / (s + 1)``
-    (H: relevant items after it). Rows where a relevant item shares its
-    integer (real ties, or values less than one unit apart) are left to the
-    general path. The sums run in ascending score order with the same float
+    (H: relevant items after it). A few rows where a relevant item shares
+    its integer are sorted again in float64; rows with real ties are left
+    to the general path. The sums run in ascending score order with the same float
     operations as the general path's, so a row gets the same bits by either.
     """
     n, N = S.shape
@@ -344,9 +347,7 @@ def average_precision_untied_cpu(
     # the lowest byte of each little-endian key holds its relevance bit
     low = keys.view(np.uint8)[:, ::4] if _LITTLE else keys
     at = np.flatnonzero(np.bitwise_and(low, 1).view(bool) if _LITTLE else (low & 1).astype(bool))
-    R = np.diff(np.searchsorted(at, np.arange(n + 1) * N))
-    rows = np.repeat(np.arange(n), R)
-    after = np.repeat(np.arange(1, n + 1) * N, R) - at  # s + 1
+    ap, defined, rows, after = _ap_of_positions(at, n, N, k, denominator)
     # Items sharing an integer t hold keys 2t (irrelevant), sorted first, and
     # 2t + 1 (relevant). So if a relevant item shares its integer with any
     # item, the first relevant item of that run has its left neighbour in it
@@ -355,6 +356,32 @@ def average_precision_untied_cpu(
     shared = (flat[at] - flat[at - 1] <= 1) & (after != N)
     exact = np.ones(n, dtype=bool)
     exact[rows[shared]] = False
+    redo = np.flatnonzero(~exact)
+    if redo.size and redo.size <= _RESORT_FRACTION * n:
+        # A few rows with values closer than a key unit: sort them in float64.
+        # Many such rows mean real ties, for the general path.
+        order = np.argsort(S[redo], axis=1)
+        vals = np.take_along_axis(S[redo], order, axis=1).reshape(-1)
+        at = np.flatnonzero(np.take_along_axis(rel[redo], order, axis=1))
+        ap_r, defined_r, rows, after = _ap_of_positions(at, redo.size, N, k, denominator)
+        nxt = np.minimum(at + 1, vals.size - 1)
+        tied = ((vals[at] == vals[at - 1]) & (after != N)) | ((vals[at] == vals[nxt]) & (after != 1))
+        ok = np.ones(redo.size, dtype=bool)
+        ok[rows[tied]] = False
+        ap[redo[ok]], defined[redo[ok]], exact[redo[ok]] = ap_r[ok], defined_r[ok], True
+    return ap, defined, exact
+
+
+def _ap_of_positions(at: np.ndarray, n: int, N: int, k: int, denominator: str):
+    """AP of ``n`` rows of ``N`` items whose relevant items sit alone (untied)
+    at the flat positions ``at`` of the rows sorted ascending.
+
+    Returns ``(ap, defined, rows, after)``, ``rows`` and ``after`` (= s + 1)
+    per relevant item.
+    """
+    R = np.diff(np.searchsorted(at, np.arange(n + 1) * N))
+    rows = np.repeat(np.arange(n), R)
+    after = np.repeat(np.arange(1, n + 1) * N, R) - at  # s + 1
     contrib = (np.repeat(np.cumsum(R), R) - np.arange(at.size)) / after  # (H + 1) / (s + 1)
     if k < N:
         top = after <= k
@@ -362,13 +389,14 @@ def average_precision_untied_cpu(
         n_top = np.bincount(rows, weights=top, minlength=n)
     else:
         n_top = R.astype(np.float64)
+    # sequential sums in ascending score order, as the general path's
     total = np.bincount(rows, weights=contrib, minlength=n)
     Rf = R.astype(np.float64)
     if denominator == "all":
-        return total / np.maximum(Rf, 1.0), R > 0, exact
+        return total / np.maximum(Rf, 1.0), R > 0, rows, after
     if denominator == "min":
-        return total / np.maximum(np.minimum(Rf, float(k)), 1.0), R > 0, exact
-    return total / np.maximum(n_top, 1.0), n_top > 0, exact
+        return total / np.maximum(np.minimum(Rf, float(k)), 1.0), R > 0, rows, after
+    return total / np.maximum(n_top, 1.0), n_top > 0, rows, after
 
 
 # ------------------------------------------------------------ closed forms
