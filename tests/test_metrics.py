@@ -778,6 +778,7 @@ def test_fast_path_blocks_do_not_change_results(ties_in_data, monkeypatch):
     Q, D, lQ, lD = data(11, n_q=40, n_d=60, ties=ties_in_data)
     expected = average_precision_scores(Q, D, lQ, lD, k=9, batch_size=1)
     monkeypatch.setattr(_ranking, "_BLOCK_BYTES", 8 * 60 * 3)
+    monkeypatch.setattr(_ranking, "_BLOCK_ROWS", 1)
     for bs in (1, 7, 40):
         np.testing.assert_array_equal(average_precision_scores(Q, D, lQ, lD, k=9, batch_size=bs), expected)
     with monkeypatch.context() as mp:
