@@ -186,7 +186,9 @@ def rank_key_factors(Q: Fixed, D: Fixed, metric: str, bits: int = 30) -> torch.T
     if not np.isfinite(ld_max):
         return None  # an all-zero database: nothing to rank
     exponent = np.floor(bits - 1e-6 - (np.where(np.isfinite(lq), lq, 0.0) + ld_max)).astype(np.int64)
-    smallest_unit = int(exponent.min()) + int(es.min())  # of p * scale
+    # every term is a multiple of p * scale: it must not underflow; and the
+    # scaled query rows (integers below 2**30 times p) must stay finite
+    smallest_unit = int(exponent.min()) + int(es.min())
     if smallest_unit < -1074 or int(exponent.max()) + 30 > 1000:
         return None
     return torch.as_tensor(np.ldexp(1.0, exponent), dtype=torch.float64, device=Q.device)
@@ -201,10 +203,10 @@ def similarity(
     (query, item) pair gets the same bits in every block, chunk and position.
     ``rank_only``: each row may be off by a positive factor (the query's
     scale), which changes neither its order nor its ties: one pass less.
-    ``out``: a float64 buffer of the result's shape to write into (reusing
-    one spares the page faults of a fresh allocation per block); not used
-    for "euclidean". ``row_factor``: the powers of two of
-    :func:`rank_key_factors` for these queries, applied (rank-only only).
+    For the pre-scaled rank-only product only: ``out``, a float64 buffer of
+    the result's shape to write into (reusing one spares the page faults of
+    a fresh allocation per block), and ``row_factor``, the powers of two of
+    :func:`rank_key_factors` for these queries.
     """
     if rank_only and metric != "euclidean" and Q.lo is None and _prescalable(D):
         # m * scale only moves the exponent, so the product of the pre-scaled
@@ -212,9 +214,9 @@ def similarity(
         right = D.scaled_m_t() if D.device.type == "cpu" else D.scaled_m().T
         left = Q.m if row_factor is None else Q.m * row_factor[:, None]
         return left @ right if out is None else torch.matmul(left, right, out=out)
-    if row_factor is not None:
-        raise ValueError("row_factor needs the pre-scaled rank-only product (see rank_key_factors).")
-    prod = Q.m @ D.m.T if out is None or metric == "euclidean" else torch.matmul(Q.m, D.m.T, out=out)
+    if row_factor is not None or out is not None:
+        raise ValueError("row_factor and out need the pre-scaled rank-only product (see rank_key_factors).")
+    prod = Q.m @ D.m.T
     if Q.lo is not None and D.lo is not None:
         # both cross terms are exact integers, and so is their sum; adding it
         # to the main term rounds once, elementwise

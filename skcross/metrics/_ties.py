@@ -317,7 +317,7 @@ def average_precision_untied_cpu(
     S: np.ndarray, rel: np.ndarray, k: int, denominator: str, keys: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """AP with ``ties="average"`` of each row of exact similarities ``S``
-    (float64, ``(n, N)``, all below ``2**29`` in magnitude) whose relevant
+    (float64, ``(n, N)``, all below ``2**30`` in magnitude) whose relevant
     items (``rel``, bool) are tied with no other item, by one int32 sort
     per row.
 
@@ -334,8 +334,9 @@ def average_precision_untied_cpu(
     the ascending sort, and the precision there is ``(H + 1) / (s + 1)``
     (H: relevant items after it). A few rows where a relevant item shares
     its integer are sorted again in float64; rows with real ties are left
-    to the general path. The sums run in ascending score order with the same float
-    operations as the general path's, so a row gets the same bits by either.
+    to the general path. The sums run in ascending score order with the
+    same float operations as the general path's, so a row gets the same
+    bits by either path.
     """
     n, N = S.shape
     if keys is None:
