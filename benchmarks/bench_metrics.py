@@ -219,6 +219,22 @@ def agreement(n_q: int, n_d: int, k: int = 10) -> None:
             print(f"| {tag} | {metric} | {ours:.6f} | {oracle} | {value:.6f} | {abs(ours - value):.1e} | {t_ours:.3f} | {dt:.3f} |")
 
 
+_PEAK = """
+def peak():
+    # VmHWM is per address space, so a fresh exec starts it anew; ru_maxrss
+    # would carry over the parent's resident set at fork time
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 2**20
+    except OSError:
+        pass
+    import resource
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+"""
+
+
 def peak_memory_child(n_q: int, n_d: int) -> dict:
     """Run one n_q x n_d evaluation in a fresh process and report its peak RSS."""
     code = f"""
@@ -228,14 +244,14 @@ import torch
 torch.set_num_threads(1)
 from bench_metrics import random_problem
 from skcross.metrics import mean_average_precision
+{_PEAK}
 Q, D, yq, yd = random_problem({n_q}, dim=64, n_database={n_d})
 Q, D = Q.astype('float32'), D.astype('float32')
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+before = peak()
 c, t = time.process_time(), time.perf_counter()
 m = mean_average_precision(Q, D, yq, yd)
 print(json.dumps(dict(map=m, seconds=time.perf_counter() - t, cpu=time.process_time() - c,
-                      peak_gib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20,
-                      data_gib=before / 2**20)))
+                      peak_gib=peak(), data_gib=before)))
 """
     env = dict(os.environ, OMP_NUM_THREADS="1")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
@@ -287,8 +303,7 @@ import json, resource, sys, time
 import numpy as np, torch
 torch.set_num_threads(1)
 from skcross.metrics import recall_at_k
-def peak():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+{_PEAK}
 rng = np.random.RandomState(0)
 A = rng.randn({n}, 64).astype(np.float32)
 B = (A + rng.randn({n}, 64).astype(np.float32)).astype(np.float32)
