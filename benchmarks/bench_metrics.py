@@ -2,7 +2,7 @@
 
     OMP_NUM_THREADS=1 python benchmarks/bench_metrics.py     # agreement, 5,000 speed, 50,000 recall, 50,000 memory
     python benchmarks/bench_metrics.py --quick                # smaller sizes, no memory run
-    python benchmarks/bench_metrics.py --only speed --repeats 7
+    python benchmarks/bench_metrics.py --only speed,breakdown --repeats 7
     python benchmarks/bench_metrics.py --only recall --recall-n 100000   # the issue's size, with peak memory
 
 torch runs on one thread (``torch.set_num_threads(1)``, so the metrics run
@@ -295,6 +295,84 @@ def speed(n: int, loop: bool = True, repeats: int = 3) -> None:
         )
 
 
+def breakdown(n: int, repeats: int = 5) -> None:
+    """Where the CPU time of mAP (ties='average') goes, stage by stage.
+
+    The stages mirror ``skcross.metrics._ties.average_precision_untied_cpu``
+    and the block loop of ``average_precision_scores`` (whose APs they must
+    reproduce bit for bit: checked), timed separately, best of ``repeats``.
+    """
+    from skcross.metrics import _ranking, _similarity as sim_, _ties
+
+    Q0, D0, yq, yd = random_problem(n)
+    expected = average_precision_scores(Q0, D0, yq, yd)
+    S_full = similarity_matrix(Q0, D0)
+    stages = ["setup (fixed point, labels, key factors)", "similarity product (float64, exact)", "relevance mask",
+              "int32 keys (truncate, shift, relevance bit)", "np.sort of the int32 keys", "relevant positions (LSB, flatnonzero)",
+              "AP from positions + tie check", "rows with values < 1 key unit apart, sorted again"]
+    best = dict.fromkeys(stages, float("inf"))
+    t_sort = float("inf")
+    for _ in range(repeats):
+        t_sort = min(t_sort, _timed_cpu(lambda: np.sort(S_full, axis=1))[1])
+        acc = dict.fromkeys(stages, 0.0)
+        t = time.process_time()
+
+        def tick(stage):
+            nonlocal t
+            now = time.process_time()
+            acc[stage] += now - t
+            t = now
+
+        Q, D = sim_.fixed_pair(Q0, D0, "cosine")
+        gains = _ties.Gains(yq, yd, n, n, Q.device)
+        factors = sim_.rank_key_factors(Q, D, "cosine")
+        tick(stages[0])
+        N = D.shape[0]
+        step = max(_ranking._BLOCK_BYTES // (8 * N), _ranking._BLOCK_ROWS)
+        buf, keys_buf = torch.empty((step, N), dtype=torch.float64), np.empty((step, N), dtype=np.int32)
+        aps = []
+        for start in range(0, n, step):
+            rows = slice(start, min(start + step, n))
+            nb = rows.stop - start
+            S = sim_.similarity(Q[rows], D, "cosine", rank_only=True, out=buf[:nb], row_factor=factors[rows]).numpy()
+            tick(stages[1])
+            rel = gains.mask(rows).numpy()
+            tick(stages[2])
+            keys = keys_buf[:nb]
+            np.copyto(keys, S, casting="unsafe")
+            np.left_shift(keys, 1, out=keys)
+            np.bitwise_or(keys, rel.view(np.uint8), out=keys)
+            tick(stages[3])
+            keys.sort(axis=1)
+            tick(stages[4])
+            at = np.flatnonzero(np.bitwise_and(keys.view(np.uint8)[:, ::4], 1).view(bool))
+            tick(stages[5])
+            ap, _, rows_, after = _ties._ap_of_positions(at, nb, N, N, "retrieved")
+            flat = keys.reshape(-1)
+            shared = (flat[at] - flat[at - 1] <= 1) & (after != N)
+            redo = np.unique(rows_[shared])
+            tick(stages[6])
+            if redo.size:  # values closer than a key unit: those rows sorted in float64
+                order = np.argsort(S[redo], axis=1)
+                at = np.flatnonzero(np.take_along_axis(rel[redo], order, axis=1))
+                # (real ties would go to the general path: none in this data, as the check below shows)
+                ap[redo] = _ties._ap_of_positions(at, redo.size, N, N, "retrieved")[0]
+            aps.append(ap)
+            tick(stages[7])
+        np.testing.assert_array_equal(np.concatenate(aps), expected)
+        for s in stages:
+            best[s] = min(best[s], acc[s])
+    total = sum(best.values())
+    print(f"\n## where mAP's time goes, {n:,} x {n:,} (dim 64, ties='average', no ties in the data; one thread; best of {repeats} per stage)\n")
+    print(f"load average (1, 5, 15 min): {_load()}\n")
+    print("| stage | CPU s | share | / np.sort (float64) |")
+    print("|---|---|---|---|")
+    for s in stages:
+        print(f"| {s} | {best[s]:.3f} | {best[s] / total:.0%} | {best[s] / t_sort:.2f} |")
+    print(f"| sum | {total:.3f} | 100% | {total / t_sort:.2f} |")
+    print(f"| bare np.sort of the float64 score matrix (same run) | {t_sort:.3f} | | 1.00 |")
+
+
 def recall_child(n: int, k: int = 10) -> dict:
     """One n x n recall@(1, 5, 10) run and the chunked matmul + top-k baseline in a
     fresh process (one thread), with peak RSS after each."""
@@ -346,14 +424,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--only", default="agreement,speed,recall,memory",
-                        help="comma-separated parts to run: agreement, speed, recall, memory (default: all)")
+                        help="comma-separated parts to run: agreement, speed, recall, memory, breakdown "
+                             "(default: all but breakdown, the stage-by-stage CPU time of mAP)")
     parser.add_argument("--speed-n", type=int, default=None, help="size of the mAP speed run (default 5,000)")
     parser.add_argument("--repeats", type=int, default=3, help="best of this many interleaved timings in the speed run")
     parser.add_argument("--recall-n", type=int, default=None, help="size of the recall run (default 50,000; 100,000 is the issue's size)")
     parser.add_argument("--memory-queries", type=int, default=50000, help="queries of the 50,000-item database memory run")
     args = parser.parse_args()
     parts = {p.strip() for p in args.only.split(",") if p.strip()}
-    unknown = parts - {"agreement", "speed", "recall", "memory"}
+    unknown = parts - {"agreement", "speed", "recall", "memory", "breakdown"}
     if unknown:
         parser.error(f"unknown parts in --only: {sorted(unknown)}")
     torch.set_num_threads(1)
@@ -363,6 +442,8 @@ def main() -> None:
         agreement(200 if args.quick else 300, 600 if args.quick else 1200)
     if "speed" in parts:
         speed(args.speed_n or (2000 if args.quick else 5000), repeats=args.repeats)
+    if "breakdown" in parts:
+        breakdown(args.speed_n or (2000 if args.quick else 5000), repeats=args.repeats)
     if "recall" in parts:
         recall_speed(args.recall_n or (5000 if args.quick else 50000))
     if "memory" in parts and not args.quick:
