@@ -631,3 +631,156 @@ def test_index_returns_equal_scores_in_database_order_for_every_batch_size(metri
         idx, sims = index.search_embeddings(Q, k=10)
         np.testing.assert_array_equal(idx, expected[0])
         np.testing.assert_array_equal(sims, expected[1])
+
+
+# ------------------------------------------------- the CPU fast path of AP
+def _general_path_only(monkeypatch):
+    """Send every row of average_precision_scores through the general
+    (positions + closed form) path, which the tests above check by brute force."""
+    from skcross.metrics import _similarity
+
+    monkeypatch.setattr(_similarity, "rank_key_factors", lambda *args, **kwargs: None)
+
+
+def _count_fast_rows(monkeypatch):
+    """Count the rows the fast path settles and the ones it hands back."""
+    from skcross.metrics import _ranking
+
+    counts = {"exact": 0, "handed_back": 0}
+    original = _ranking.average_precision_untied_cpu
+
+    def counting(*args, **kwargs):
+        ap, defined, exact = original(*args, **kwargs)
+        counts["exact"] += int(exact.sum())
+        counts["handed_back"] += int((~exact).sum())
+        return ap, defined, exact
+
+    monkeypatch.setattr(_ranking, "average_precision_untied_cpu", counting)
+    return counts
+
+
+def near_collisions(seed, n_q=30, n_d=80):
+    """Dot products on a fixed-point grid: database rows 0 and 10 differ by
+    one unit in a coordinate the queries barely weigh, so their similarities
+    are distinct but much closer than the fast path's integer keys resolve;
+    row 20 copies row 5 (an exact tie); five classes at random."""
+    rng = np.random.RandomState(seed)
+    unit = 2.0**-25  # the fixed-point unit of 4-D rows with largest coordinate in (1/2, 1]
+    D = rng.randint(-(2**24), 2**24, size=(n_d, 4)) * unit
+    D[:, 0] = 0.75
+    D[10] = D[0]
+    D[10, 3] += unit
+    D[20] = D[5]
+    Q = rng.randint(-(2**24), 2**24, size=(n_q, 4)) * unit
+    Q[:, 0] = 0.75
+    Q[:, 3] = 2.0**-12
+    return Q, D, rng.randint(5, size=n_q), rng.randint(5, size=n_d)
+
+
+def few_duplicates(seed, n_q=40, n_d=120):
+    """Two tied database rows (and a query equal to a third): rows of the
+    tied rows' class tie, the others do not."""
+    Q, D, lQ, lD = data(seed, n_q=n_q, n_d=n_d, dim=4, ties=False)
+    D[1] = D[0]
+    Q[0] = D[5]
+    return Q, D, lQ, lD
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: data(5, n_q=40, n_d=300, dim=16, ties=False),
+        lambda: few_duplicates(6),
+        lambda: near_collisions(7),
+        lambda: data(8, n_q=30, n_d=90, dim=5, multilabel=True, ties=False),
+    ],
+    ids=["no ties", "duplicated rows", "near collisions", "multi-label"],
+)
+@pytest.mark.parametrize("resort", [None, 1.0])
+def test_fast_path_gives_the_general_paths_bits(make, resort, monkeypatch):
+    from skcross.metrics import _ties
+
+    if resort is not None:  # every row with a shared key sorted again in float64
+        monkeypatch.setattr(_ties, "_RESORT_FRACTION", resort)
+    Q, D, lQ, lD = make()
+    cases = [dict(k=k, denominator=den, no_relevant=nr, metric=m)
+             for k in (None, 1, 7, 50) for den in ("retrieved", "min", "all") for nr in ("zero", "skip") for m in ("cosine", "dot")]
+    with monkeypatch.context() as mp:
+        counts = _count_fast_rows(mp)
+        fast = [average_precision_scores(Q, D, lQ, lD, batch_size=7, **kw) for kw in cases]
+        assert counts["exact"] > 0
+    with monkeypatch.context() as mp:
+        _general_path_only(mp)
+        general = [average_precision_scores(Q, D, lQ, lD, batch_size=7, **kw) for kw in cases]
+    for kw, a, b in zip(cases, fast, general):
+        np.testing.assert_array_equal(a, b, err_msg=str(kw))
+
+
+@pytest.mark.parametrize("resort", [0.0, 1.0])
+def test_fast_path_resolves_near_collisions_and_hands_back_ties(resort, monkeypatch):
+    from skcross.metrics import _ties
+
+    monkeypatch.setattr(_ties, "_RESORT_FRACTION", resort)
+    Q, D, lQ, lD = near_collisions(3)
+    S = similarity_matrix(Q, D, "dot")
+    gap = np.abs(S[:, 10] - S[:, 0])
+    assert (gap > 0).all() and (gap < 1e-9).all()  # distinct, but closer than a key unit
+    counts = _count_fast_rows(monkeypatch)
+    ours = average_precision_scores(Q, D, lQ, lD, metric="dot")
+    tied = (lD[5] == lQ) | (lD[20] == lQ)
+    near = (lD[0] == lQ) | (lD[10] == lQ)
+    assert tied.any() and (near & ~tied).any()
+    # re-sorted in float64, the near rows are settled; the tied ones never are
+    assert counts["handed_back"] == (tied.sum() if resort else (tied | near).sum())
+    # one tie group of two (rows 5 and 20): two orderings, enumerated
+    np.testing.assert_allclose(ours, ref_metric(Q, D, lQ, lD, "average", ap_fn(), metric="dot"), atol=1e-12)
+    with monkeypatch.context() as mp:
+        _general_path_only(mp)
+        np.testing.assert_array_equal(ours, average_precision_scores(Q, D, lQ, lD, metric="dot"))
+
+
+@pytest.mark.parametrize("exponent", [-600, 600, 1000])
+def test_fast_path_scale_extremes(exponent, monkeypatch):
+    """Huge or tiny dot products: the integer keys must neither overflow nor
+    lose the exact order (or the fast path must step aside)."""
+    Q, D, lQ, lD = data(9, n_q=20, n_d=60, dim=6, ties=True)
+    base = average_precision_scores(Q, D, lQ, lD, metric="dot")
+    scale = 2.0**exponent
+    got = average_precision_scores(Q * scale, D * scale if exponent < 1000 else D, lQ, lD, metric="dot")
+    np.testing.assert_array_equal(got, base)
+    with monkeypatch.context() as mp:
+        _general_path_only(mp)
+        general = average_precision_scores(Q * scale, D * scale if exponent < 1000 else D, lQ, lD, metric="dot")
+    np.testing.assert_array_equal(got, general)
+
+
+def test_fast_path_mixed_database_scales(monkeypatch):
+    """Database rows of norms 2**-500 to 2**500 (dot): no factor suits every
+    pair, so the keys must not be built, or be built exactly."""
+    rng = np.random.RandomState(10)
+    Q, D = rng.randn(12, 3), rng.randn(40, 3)
+    D *= 2.0 ** rng.randint(-500, 500, size=(40, 1))
+    lQ, lD = rng.randint(2, size=12), rng.randint(2, size=40)
+    got = average_precision_scores(Q, D, lQ, lD, metric="dot")
+    with monkeypatch.context() as mp:
+        _general_path_only(mp)
+        np.testing.assert_array_equal(got, average_precision_scores(Q, D, lQ, lD, metric="dot"))
+    ref = ref_metric(Q, D, lQ, lD, "average", ap_fn(), metric="dot")
+    np.testing.assert_allclose(got, ref, atol=1e-12)
+
+
+@pytest.mark.parametrize("ties_in_data", [False, True])
+def test_fast_path_blocks_do_not_change_results(ties_in_data, monkeypatch):
+    """Blocks of 3 rows: on tied data the rest of a chunk skips to the general
+    path after a tied block; the bits never depend on it."""
+    from skcross.metrics import _ranking
+
+    Q, D, lQ, lD = data(11, n_q=40, n_d=60, ties=ties_in_data)
+    expected = average_precision_scores(Q, D, lQ, lD, k=9, batch_size=1)
+    monkeypatch.setattr(_ranking, "_BLOCK_BYTES", 8 * 60 * 3)
+    monkeypatch.setattr(_ranking, "_BLOCK_ROWS", 1)
+    for bs in (1, 7, 40):
+        np.testing.assert_array_equal(average_precision_scores(Q, D, lQ, lD, k=9, batch_size=bs), expected)
+    with monkeypatch.context() as mp:
+        _general_path_only(mp)
+        np.testing.assert_array_equal(average_precision_scores(Q, D, lQ, lD, k=9), expected)

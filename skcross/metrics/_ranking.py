@@ -28,6 +28,7 @@ from . import _similarity as sim_
 from ._ties import (
     Gains,
     average_precision,
+    average_precision_untied_cpu,
     check_choice,
     check_ties,
     dcg,
@@ -54,6 +55,10 @@ __all__ = [
 
 # Bytes a chunk of queries may use (similarities, sorted copy, ranks, masks).
 _CHUNK_BYTES = 256 * 2**20
+# Bytes of float64 similarities the CPU path of mAP handles at once: they stay
+# in the cache from the product through the sort.
+_BLOCK_BYTES = 4 * 2**20
+_BLOCK_ROWS = 64
 _DENOMINATORS = ("retrieved", "min", "all")
 _NO_RELEVANT = ("zero", "skip")
 # The authors' evaluation definitions (see doc/guide/scoring.rst).
@@ -72,20 +77,26 @@ def _chunks(n_query: int, n_database: int, batch_size: int | None) -> Iterator[s
         yield slice(start, min(start + int(batch_size), n_query))
 
 
-def _map_chunks(Q: sim_.Fixed, D: sim_.Fixed, metric: str, batch_size, fn: Callable, rank_only: bool = True) -> list:
+def _map_chunks(
+    Q: sim_.Fixed, D: sim_.Fixed, metric: str, batch_size, fn: Callable, rank_only: bool = True, similarities: bool = True
+) -> list:
     """``fn(sl, similarities)`` for every chunk of queries, in order
-    (``rank_only``: only the order and ties within a row matter).
+    (``rank_only``: only the order and ties within a row matter);
+    ``fn(sl)`` when ``similarities`` is False (``fn`` computes its own).
 
-    On the CPU two chunks run at once: numpy's sorts and torch's kernels
-    release the GIL (memory: two chunks).
+    On the CPU two chunks run at once, unless torch is limited to one thread
+    (``torch.set_num_threads(1)``): numpy's sorts and torch's kernels release
+    the GIL (memory: two chunks).
     """
     chunks = list(_chunks(Q.shape[0], D.shape[0], batch_size))
 
     def one(sl):
         with torch.no_grad():
+            if not similarities:
+                return fn(sl)
             return fn(sl, sim_.similarity(Q[sl], D, metric, rank_only))
 
-    n_threads = min(2, os.cpu_count() or 1, len(chunks)) if Q.device.type == "cpu" else 1
+    n_threads = min(2, os.cpu_count() or 1, torch.get_num_threads(), len(chunks)) if Q.device.type == "cpu" else 1
     if n_threads < 2:
         return [one(sl) for sl in chunks]
     with ThreadPoolExecutor(n_threads) as pool:
@@ -250,13 +261,50 @@ def average_precision_scores(
     N = D.shape[0]
     Hn = harmonic(N, Q.device)
 
-    def chunk(sl, S):
-        s, g, _, valid = _item_positions(S, sl, gains, ties)
-        kk = torch.full((s.shape[0],), float(min(k, N) if k else N), dtype=torch.float64, device=S.device)
-        ap, defined = average_precision(s, g, valid, kk, denominator, Hn)
-        return _finish(ap, defined, no_relevant).cpu()
+    cut = min(k, N) if k else N
 
-    return torch.cat(_map_chunks(Q, D, metric, batch_size, chunk)).numpy()
+    def general(sl, S):
+        s, g, _, valid = _item_positions(S, sl, gains, ties)
+        kk = torch.full((s.shape[0],), float(cut), dtype=torch.float64, device=S.device)
+        return average_precision(s, g, valid, kk, denominator, Hn)
+
+    def chunk(sl, S):
+        return _finish(*general(sl, S), no_relevant).cpu()
+
+    factors = sim_.rank_key_factors(Q, D, metric) if ties == "average" and Q.device.type == "cpu" else None
+    if factors is None:
+        return torch.cat(_map_chunks(Q, D, metric, batch_size, chunk)).numpy()
+
+    def chunk_cpu(sl):
+        # Blocks of rows whose similarities stay in the cache from the
+        # product through the sort, in reused buffers: on a 5,000-item
+        # database this halves the time of the product. At least
+        # _BLOCK_ROWS rows (within the chunk), or the product of a few rows
+        # with a large database waits on memory: 2.7x slower at 50,000 items.
+        step = max(1, min(max(_BLOCK_BYTES // (8 * N), _BLOCK_ROWS), sl.stop - sl.start))
+        buf = torch.empty((step, N), dtype=torch.float64)
+        keys = np.empty((step, N), dtype=np.int32)
+        out, tied = [], False
+        for start in range(sl.start, sl.stop, step):
+            rows = slice(start, min(start + step, sl.stop))
+            if tied:
+                # data with real ties: the rest of the chunk goes straight
+                # to the general path (the same bits, without a wasted sort)
+                rest = slice(start, sl.stop)
+                out.append(chunk(rest, sim_.similarity(Q[rest], D, metric, rank_only=True)))
+                break
+            S = sim_.similarity(Q[rows], D, metric, rank_only=True, out=buf[: rows.stop - start], row_factor=factors[rows])
+            rel = gains.mask(rows).cpu().numpy()
+            ap, defined, exact = average_precision_untied_cpu(S.numpy(), rel, cut, denominator, keys[: rows.stop - start])
+            ap, defined = torch.from_numpy(ap), torch.from_numpy(defined)
+            if not exact.all():
+                redo = torch.from_numpy(np.flatnonzero(~exact))
+                ap[redo], defined[redo] = general(redo + start, S[redo])
+                tied = 2 * len(redo) > len(exact)
+            out.append(_finish(ap, defined, no_relevant))
+        return torch.cat(out)
+
+    return torch.cat(_map_chunks(Q, D, metric, batch_size, chunk_cpu, similarities=False)).numpy()
 
 
 def mean_average_precision(

@@ -96,6 +96,14 @@ class Fixed:
             self._scaled = cached
         return cached
 
+    def scaled_m_t(self) -> torch.Tensor:
+        """``scaled_m().T``, contiguous (a faster right operand on the CPU), cached."""
+        cached = getattr(self, "_scaled_t", None)
+        if cached is None:
+            cached = self.scaled_m().T.contiguous()
+            self._scaled_t = cached
+        return cached
+
     @property
     def device(self) -> torch.device:
         return self.m.device
@@ -154,18 +162,60 @@ def fixed_pair(query_emb: Any, database_emb: Any, metric: str, device: Any = Non
     return to_fixed(Q, metric, bits, precise), to_fixed(D, metric, bits, precise)
 
 
-def similarity(Q: Fixed, D: Fixed, metric: str, rank_only: bool = False) -> torch.Tensor:
+def rank_key_factors(Q: Fixed, D: Fixed, metric: str, bits: int = 30) -> torch.Tensor | None:
+    """Per query a power of two ``p`` such that ``p`` times the query's rank-only
+    similarities (``similarity(..., rank_only=True)``) stay below ``2**bits``
+    in magnitude and are still exact; None where no such factor is safe
+    (then use the similarities as they are).
+
+    Only for the pre-scaled product (cosine or dot, no second term): there
+    every term of ``Q.m @ D.scaled_m().T`` is an integer multiple of the
+    database row's scale, so multiplying the query row by a power of two is
+    exact unless that unit underflows (checked here). The bound is
+    Cauchy-Schwarz on the row norms, in log2 (so nothing overflows), with a
+    margin far above the norms' rounding: the finer the keys, the fewer
+    rows need the general path.
+    """
+    if metric == "euclidean" or Q.lo is not None or not _prescalable(D):
+        return None
+    with np.errstate(divide="ignore"):  # all-zero rows: log2(0) = -inf, any factor is exact
+        lq = np.log2(torch.linalg.vector_norm(Q.m, dim=1).cpu().numpy())
+        ld = np.log2(torch.linalg.vector_norm(D.m, dim=1).cpu().numpy())
+    es = np.log2(D.scale.cpu().numpy())  # integers: the scales are powers of two
+    ld_max = float((ld + es).max())
+    if not np.isfinite(ld_max):
+        return None  # an all-zero database: nothing to rank
+    exponent = np.floor(bits - 1e-6 - (np.where(np.isfinite(lq), lq, 0.0) + ld_max)).astype(np.int64)
+    # every term is a multiple of p * scale: it must not underflow; and the
+    # scaled query rows (integers below 2**30 times p) must stay finite
+    smallest_unit = int(exponent.min()) + int(es.min())
+    if smallest_unit < -1074 or int(exponent.max()) + 30 > 1000:
+        return None
+    return torch.as_tensor(np.ldexp(1.0, exponent), dtype=torch.float64, device=Q.device)
+
+
+def similarity(
+    Q: Fixed, D: Fixed, metric: str, rank_only: bool = False, out: torch.Tensor | None = None, row_factor: torch.Tensor | None = None
+) -> torch.Tensor:
     """float64 similarities of fixed-point rows (negative distance for "euclidean").
 
     The product ``Q.m @ D.m.T`` is exact, and what follows is elementwise, so a
     (query, item) pair gets the same bits in every block, chunk and position.
     ``rank_only``: each row may be off by a positive factor (the query's
     scale), which changes neither its order nor its ties: one pass less.
+    For the pre-scaled rank-only product only: ``out``, a float64 buffer of
+    the result's shape to write into (reusing one spares the page faults of
+    a fresh allocation per block), and ``row_factor``, the powers of two of
+    :func:`rank_key_factors` for these queries.
     """
     if rank_only and metric != "euclidean" and Q.lo is None and _prescalable(D):
         # m * scale only moves the exponent, so the product of the pre-scaled
         # rows is bit-identical to ``(Q.m @ D.m.T) * D.scale``: one pass less
-        return Q.m @ D.scaled_m().T
+        right = D.scaled_m_t() if D.device.type == "cpu" else D.scaled_m().T
+        left = Q.m if row_factor is None else Q.m * row_factor[:, None]
+        return left @ right if out is None else torch.matmul(left, right, out=out)
+    if row_factor is not None or out is not None:
+        raise ValueError("row_factor and out need the pre-scaled rank-only product (see rank_key_factors).")
     prod = Q.m @ D.m.T
     if Q.lo is not None and D.lo is not None:
         # both cross terms are exact integers, and so is their sum; adding it

@@ -110,6 +110,9 @@ class Gains:
             self.q = torch.as_tensor(cq, device=device)
             self.d = torch.as_tensor(cd, device=device)
             n_codes = int(max(cq.max(), cd.max())) + 1
+            # narrow codes for the CPU mask: half the bytes to compare
+            narrow = np.int16 if n_codes < 2**15 else np.int32 if n_codes < 2**31 else np.int64
+            self._q_np, self._d_np = cq.astype(narrow), cd.astype(narrow)
             order = np.argsort(cd, kind="stable")
             bounds = np.searchsorted(cd[order], np.arange(n_codes + 1))
             # members of each class, in database order
@@ -128,13 +131,22 @@ class Gains:
             return (self.q[sl, None] == self.d[None, :]).to(torch.float64)
         if self.kind == "multi":
             return self.q[sl] @ self.d.T  # counts of shared labels: exact
-        g = np.asarray(self.relevance(self.q_raw[sl], self.d_raw), dtype=np.float64)
-        n = len(self.q_raw[sl])
+        rows = self.q_raw[sl.cpu().numpy() if isinstance(sl, torch.Tensor) else sl]
+        g = np.asarray(self.relevance(rows, self.d_raw), dtype=np.float64)
+        n = len(rows)
         if g.shape != (n, self.n_database):
             raise ValueError(f"relevance returned shape {g.shape}, expected {(n, self.n_database)}.")
         if not np.isfinite(g).all() or (g < 0).any():
             raise ValueError("relevance must return finite, non-negative gains.")
         return torch.as_tensor(g, device=self.device)
+
+    def mask(self, sl) -> torch.Tensor:
+        """Dense (n_rows, n_database) bool: which items have a positive gain."""
+        if self.kind == "single":
+            if self.q.device.type == "cpu":
+                return torch.from_numpy(self._q_np[sl, None] == self._d_np[None, :])
+            return self.q[sl, None] == self.d[None, :]
+        return self.full(sl) > 0
 
     def sparse(self, sl: slice) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """The items with a positive gain, padded: indices ``J``, gains ``G``
@@ -268,7 +280,8 @@ def _positions_average_cpu(S, J, G, valid, binary):
     S64, V64 = S.numpy(), V.numpy()
     keys = S.to(torch.float32).numpy()
     keys.sort(axis=1)
-    V32 = V64.astype(np.float32)
+    with np.errstate(over="ignore"):  # inf keys merge groups: resolved below
+        V32 = V64.astype(np.float32)
     right = np.empty(V64.shape, dtype=np.int64)
     for i in range(n):  # numpy's searchsorted narrows the range for sorted keys
         right[i] = np.searchsorted(keys[i], V32[i], side="right")
@@ -292,6 +305,99 @@ def _positions_average_cpu(S, J, G, valid, binary):
     s = torch.from_numpy(N - right).to(torch.float64)
     g = torch.from_numpy(np.where(valid_np, right - left, 1)).to(torch.float64)
     return s, g, J, G, valid
+
+
+_LITTLE = np.little_endian
+# Up to this share of a block's rows, rows with values closer than a key unit
+# are sorted again in float64; more usually means real ties (general path).
+_RESORT_FRACTION = 1 / 8
+
+
+def average_precision_untied_cpu(
+    S: np.ndarray, rel: np.ndarray, k: int, denominator: str, keys: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """AP with ``ties="average"`` of each row of exact similarities ``S``
+    (float64, ``(n, N)``, all below ``2**30`` in magnitude) whose relevant
+    items (``rel``, bool) are tied with no other item, by one int32 sort
+    per row.
+
+    Returns ``(ap, defined, exact)``; rows where ``exact`` is False hold a
+    relevant item that may be tied and must be recomputed by the general
+    path. ``keys``: an int32 buffer of ``S``'s shape to work in.
+
+    Each similarity is truncated to an integer (monotone, so distinct
+    integers are in exact order and exact ties stay together) and doubled,
+    and the item's relevance goes in the freed lowest bit: the sort alone
+    says where the relevant items land, with no second sort and no search.
+    A relevant item whose integer no neighbour shares is alone in its exact
+    tie group: it sits at rank ``s + 1`` with ``s`` the items after it in
+    the ascending sort, and the precision there is ``(H + 1) / (s + 1)``
+    (H: relevant items after it). A few rows where a relevant item shares
+    its integer are sorted again in float64; rows with real ties are left
+    to the general path. The sums run in ascending score order with the
+    same float operations as the general path's, so a row gets the same
+    bits by either path.
+    """
+    n, N = S.shape
+    if keys is None:
+        keys = np.empty(S.shape, dtype=np.int32)
+    np.copyto(keys, S, casting="unsafe")  # truncation toward zero: monotone
+    np.left_shift(keys, 1, out=keys)
+    np.bitwise_or(keys, rel.view(np.uint8), out=keys)
+    keys.sort(axis=1)
+    # the lowest byte of each little-endian key holds its relevance bit
+    low = keys.view(np.uint8)[:, ::4] if _LITTLE else keys
+    at = np.flatnonzero(np.bitwise_and(low, 1).view(bool) if _LITTLE else (low & 1).astype(bool))
+    ap, defined, rows, after = _ap_of_positions(at, n, N, k, denominator)
+    # Items sharing an integer t hold keys 2t (irrelevant), sorted first, and
+    # 2t + 1 (relevant). So if a relevant item shares its integer with any
+    # item, the first relevant item of that run has its left neighbour in it
+    # (the row's first item has none): one comparison per relevant item.
+    flat = keys.reshape(-1)
+    shared = (flat[at] - flat[at - 1] <= 1) & (after != N)
+    exact = np.ones(n, dtype=bool)
+    exact[rows[shared]] = False
+    redo = np.flatnonzero(~exact)
+    if redo.size and redo.size <= _RESORT_FRACTION * n:
+        # A few rows with values closer than a key unit: sort them in float64.
+        # Many such rows mean real ties, for the general path.
+        order = np.argsort(S[redo], axis=1)
+        vals = np.take_along_axis(S[redo], order, axis=1).reshape(-1)
+        at = np.flatnonzero(np.take_along_axis(rel[redo], order, axis=1))
+        ap_r, defined_r, rows, after = _ap_of_positions(at, redo.size, N, k, denominator)
+        nxt = np.minimum(at + 1, vals.size - 1)
+        tied = ((vals[at] == vals[at - 1]) & (after != N)) | ((vals[at] == vals[nxt]) & (after != 1))
+        ok = np.ones(redo.size, dtype=bool)
+        ok[rows[tied]] = False
+        ap[redo[ok]], defined[redo[ok]], exact[redo[ok]] = ap_r[ok], defined_r[ok], True
+    return ap, defined, exact
+
+
+def _ap_of_positions(at: np.ndarray, n: int, N: int, k: int, denominator: str):
+    """AP of ``n`` rows of ``N`` items whose relevant items sit alone (untied)
+    at the flat positions ``at`` of the rows sorted ascending.
+
+    Returns ``(ap, defined, rows, after)``, ``rows`` and ``after`` (= s + 1)
+    per relevant item.
+    """
+    R = np.diff(np.searchsorted(at, np.arange(n + 1) * N))
+    rows = np.repeat(np.arange(n), R)
+    after = np.repeat(np.arange(1, n + 1) * N, R) - at  # s + 1
+    contrib = (np.repeat(np.cumsum(R), R) - np.arange(at.size)) / after  # (H + 1) / (s + 1)
+    if k < N:
+        top = after <= k
+        contrib[~top] = 0.0
+        n_top = np.bincount(rows, weights=top, minlength=n)
+    else:
+        n_top = R.astype(np.float64)
+    # sequential sums in ascending score order, as the general path's
+    total = np.bincount(rows, weights=contrib, minlength=n)
+    Rf = R.astype(np.float64)
+    if denominator == "all":
+        return total / np.maximum(Rf, 1.0), R > 0, rows, after
+    if denominator == "min":
+        return total / np.maximum(np.minimum(Rf, float(k)), 1.0), R > 0, rows, after
+    return total / np.maximum(n_top, 1.0), n_top > 0, rows, after
 
 
 # ------------------------------------------------------------ closed forms
