@@ -22,7 +22,8 @@ from scipy.optimize import minimize
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from . import _gplvm_objectives as obj
-from ._validation import FitData
+from ._neural import paired_retrieval_score
+from ._validation import FitData, holdout_split
 from .base import COMMON_CONSTRAINTS, CrossModalEstimator, check_finite_loss
 
 __all__ = ["HarmonizedGPLVM"]
@@ -34,6 +35,9 @@ _SIMILARITY_ENERGY = 1.0 - 1e-4
 _MEDIAN_SAMPLES = 1000
 #: New samples embedded per chunk by ``transform`` (bounds the chunk x N distances).
 _TRANSFORM_CHUNK = 2048
+#: Latent dimensions ``n_components="auto"`` tries (those below the number of
+#: fitting samples), chosen on held-out pairs; see the class Notes.
+AUTO_COMPONENTS = (5, 10, 20)
 
 
 @dataclass
@@ -260,11 +264,19 @@ class HarmonizedGPLVM(CrossModalEstimator):
     lam : float, default=1.0
         Weight lambda = lambda_1 = lambda_2 of the label term of Eq. 17
         (``model="rsimgp"`` only).
-    n_components : int, default=5
-        Latent dimension q. The paper uses 7-10 (``paper_params()``: 10); 5 is
-        the default because latent dimensions beyond the shared signal pick up
+    n_components : int or "auto", default="auto"
+        Latent dimension q. The paper uses 7-10 (``paper_params()``: 10).
+        "auto" fits a model for each q in ``AUTO_COMPONENTS`` (5, 10, 20) on
+        the training pairs less a held-out ``validation_fraction``, keeps the q
+        whose held-out pairs find each other best (label-free: mean reciprocal
+        rank of the paired sample, cosine, every ordered pair of modalities),
+        and refits that q on all training pairs: no single q wins across data
+        sets, since latent dimensions beyond the shared signal pick up
         view-specific variance that a single modality cannot infer at
-        transform time, which blurs cross-modal distances (see the method page).
+        transform time (see the method page).
+    validation_fraction : float in (0, 1), default=0.2
+        Fraction of the training pairs held out to choose ``n_components``
+        (``n_components="auto"`` only).
     n_active : int or None, default=100
         Number M of active (inducing) points of the sparse FITC approximation;
         None, or a value >= the number of samples, fits the exact model.
@@ -311,8 +323,13 @@ class HarmonizedGPLVM(CrossModalEstimator):
 
     Attributes
     ----------
-    latent_ : ndarray of shape (n_samples, n_components)
+    latent_ : ndarray of shape (n_samples, n_components_)
         The learned shared latent points X of the training samples (float64).
+    n_components_ : int
+        The latent dimension used: ``n_components``, or the one "auto" chose.
+    validation_scores_ : dict or None
+        ``n_components="auto"``: each candidate q's held-out score (mean
+        reciprocal rank of the paired sample); None otherwise.
     kernel_params_ : list of dict
         Per modality: the learned "variance", "lengthscale", "bias", "noise".
     log_kernel_params_ : ndarray of shape (n_modalities, 4)
@@ -438,7 +455,8 @@ class HarmonizedGPLVM(CrossModalEstimator):
         "keep_gaussian_prior": ["boolean"],
         "mu": [Interval(Real, 0, None, closed="left")],
         "lam": [Interval(Real, 0, None, closed="left")],
-        "n_components": [Interval(Integral, 1, None, closed="left")],
+        "n_components": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "n_active": [Interval(Integral, 2, None, closed="left"), None],
         "gamma_x": [Interval(Real, 0, None, closed="neither")],
         "gamma": [Interval(Real, 0, None, closed="neither"), "array-like", None],
@@ -460,7 +478,8 @@ class HarmonizedGPLVM(CrossModalEstimator):
         keep_gaussian_prior: bool = False,
         mu: float = 0.1,
         lam: float = 1.0,
-        n_components: int = 5,
+        n_components: int | str = "auto",
+        validation_fraction: float = 0.2,
         n_active: int | None = 100,
         gamma_x: float = 1.0,
         gamma: float | Sequence[float] | None = None,
@@ -480,6 +499,7 @@ class HarmonizedGPLVM(CrossModalEstimator):
         self.mu = mu
         self.lam = lam
         self.n_components = n_components
+        self.validation_fraction = validation_fraction
         self.n_active = n_active
         self.gamma_x = gamma_x
         self.gamma = gamma
@@ -523,7 +543,7 @@ class HarmonizedGPLVM(CrossModalEstimator):
 
     def _check_data_params(self, n_samples: int, n_modalities: int) -> None:
         """The checks that need the data's size."""
-        if self.n_components >= n_samples:
+        if self.n_components != "auto" and self.n_components >= n_samples:
             raise ValueError(
                 f"n_components={self.n_components} must be smaller than the number of "
                 f"samples ({n_samples})."
@@ -547,12 +567,43 @@ class HarmonizedGPLVM(CrossModalEstimator):
     # -------------------------------------------------------------- fitting
     def _fit(self, data: FitData) -> None:
         n = data.X[0].shape[0]
-        C = len(data.X)
-        self._check_data_params(n, C)
-        device = self._device()
-        q = self.n_components
+        self._check_data_params(n, len(data.X))
         # data.X is standardised by the base (standardize=True), in float64
-        self.train_features_ = [np.asarray(A, dtype=np.float64) for A in data.X]
+        features = [np.asarray(A, dtype=np.float64) for A in data.X]
+        labels = None if data.Y is None else data.Y[0]
+        self.validation_scores_ = None
+        q = self.n_components
+        if q == "auto":
+            q = self._select_n_components(features, labels)
+        self.n_components_ = int(q)
+        self._fit_latent(features, labels, self.n_components_)
+
+    def _select_n_components(self, features: list, labels: np.ndarray | None) -> int:
+        """The q of ``AUTO_COMPONENTS`` whose model, fitted on the training pairs
+        less a held-out part, embeds the held-out pairs closest to each other."""
+        n = len(features[0])
+        fit_rows, held = holdout_split(
+            np.arange(n) if labels is None else labels, self.validation_fraction, self._seed("split")
+        )
+        candidates = [q for q in AUTO_COMPONENTS if q < len(fit_rows)] or [max(1, min(AUTO_COMPONENTS[0], len(fit_rows) - 1))]
+        scores = {}
+        for q in candidates:
+            trial = type(self)(**{**self.get_params(deep=False), "n_components": q, "verbose": 0})
+            trial._fit_latent(
+                [F[fit_rows] for F in features], None if labels is None else labels[fit_rows], q
+            )
+            emb = [torch.as_tensor(trial._transform(c, F[held])) for c, F in enumerate(features)]
+            scores[q] = paired_retrieval_score(emb)
+        self.validation_scores_ = scores
+        # the smallest q among the best (ties: the cheaper, smoother model)
+        return max(scores, key=lambda q: (scores[q], -q))
+
+    def _fit_latent(self, features: list, labels: np.ndarray | None, q: int) -> None:
+        """Fit the model of latent dimension ``q`` to standardised ``features``."""
+        n = features[0].shape[0]
+        C = len(features)
+        device = self._device()
+        self.train_features_ = features
 
         self.gamma_ = None
         if self.model != "gplvm":
@@ -588,7 +639,7 @@ class HarmonizedGPLVM(CrossModalEstimator):
 
         same = None
         if self.model == "rsimgp":
-            Yl = data.Y[0].astype(np.float64)
+            Yl = labels.astype(np.float64)
             Ya = Yl if active is None else Yl[active]
             same = t((Yl @ Ya.T > 0).astype(np.float64))
         self.gaussian_prior_ = self.prior is None or bool(self.keep_gaussian_prior)
