@@ -27,7 +27,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from torch import nn
 from torch.nn import functional as F
 
-from ._neural import NeuralCrossModalEstimator, batched_apply, inference_module, paired_retrieval_score
+from ._neural import VALID_SCORE, NeuralCrossModalEstimator, batched_apply, inference_module, paired_retrieval_score
 from ._validation import FitData, check_layer_sizes, resolve_modality
 
 __all__ = ["CrossModalVAE", "gaussian_kl"]
@@ -536,7 +536,7 @@ class CrossModalVAE(NeuralCrossModalEstimator):
     _parameter_constraints: dict = {
         **NeuralCrossModalEstimator._parameter_constraints,
         "n_components": [Interval(Integral, 1, None, closed="left")],
-        "target": [Integral, str],
+        "target": [Integral, str],  # "auto" or a modality
         "hidden_layer_sizes": ["array-like"],
         "translation_hidden_sizes": ["array-like"],
         "beta": [Interval(Real, 0, None, closed="left")],
@@ -552,7 +552,7 @@ class CrossModalVAE(NeuralCrossModalEstimator):
         self,
         n_components: int = 16,
         *,
-        target: int | str = 1,
+        target: int | str = "auto",
         hidden_layer_sizes: Sequence[int] = (128,),
         translation_hidden_sizes: Sequence[int] = (64,),
         beta: float = 0.25,
@@ -661,12 +661,16 @@ class CrossModalVAE(NeuralCrossModalEstimator):
     def _fit(self, data: FitData) -> None:
         if not data.paired:
             raise ValueError("CrossModalVAE learns from paired samples.")
-        t = resolve_modality(self.target, data.names)
-        self.target_index_ = t
         X = {f"x{c}": A for c, A in enumerate(data.X)}
         Y = None if data.Y is None else data.Y[0]
         train, valid = self._split_rows(data.n_samples[0], Y)
         self.validation_indices_ = np.arange(0) if valid is None else valid
+        if self.target != "auto":
+            targets = [resolve_modality(self.target, data.names)]
+        elif valid is None:
+            targets = [min(1, len(data.X) - 1)]  # nothing to choose on: the second modality
+        else:
+            targets = list(range(len(data.X)))
         score = None
         if valid is not None:
             held = self._validation_set(X, None, valid).X
@@ -675,26 +679,37 @@ class CrossModalVAE(NeuralCrossModalEstimator):
             else:
                 score = _validation_objective(held, self._seed("sample", 1))
         dataset = self._dataset(X, None, train)
-        net = self._make_net(
-            _CrossModalVAENet,
-            _CrossModalVAEModule,
-            dataset,
-            name="CrossModalVAE",
-            score=score,
-            module__n_features=[A.shape[1] for A in data.X],
-            module__likelihoods=list(self.likelihoods_),
-            module__target=t,
-            module__n_components=int(self.n_components),
-            module__hidden=[int(h) for h in self.hidden_layer_sizes],
-            module__translation_hidden=[int(h) for h in self.translation_hidden_sizes],
-            module__alignment=bool(self.alignment),
-            criterion=nn.Identity,  # unused: get_loss computes the objective
-            beta=float(self.beta),
-            alpha=float(self.alpha),
-            kl_warmup=int(self.kl_warmup),
-            align_target=bool(self.align_target),
-        )
-        self.net_, self.best_epoch_ = self._train_net(net, dataset)
+        best = None
+        self.target_scores_ = {}
+        for t in targets:
+            # every candidate target sees the same initial seed and batch order
+            dataset.generator.manual_seed(self._seed("shuffle"))
+            net = self._make_net(
+                _CrossModalVAENet,
+                _CrossModalVAEModule,
+                dataset,
+                name="CrossModalVAE",
+                score=score,
+                module__n_features=[A.shape[1] for A in data.X],
+                module__likelihoods=list(self.likelihoods_),
+                module__target=t,
+                module__n_components=int(self.n_components),
+                module__hidden=[int(h) for h in self.hidden_layer_sizes],
+                module__translation_hidden=[int(h) for h in self.translation_hidden_sizes],
+                module__alignment=bool(self.alignment),
+                criterion=nn.Identity,  # unused: get_loss computes the objective
+                beta=float(self.beta),
+                alpha=float(self.alpha),
+                kl_warmup=int(self.kl_warmup),
+                align_target=bool(self.align_target),
+            )
+            net, epoch = self._train_net(net, dataset)
+            scores = [row[VALID_SCORE] for row in net.history if VALID_SCORE in row]
+            value = max(scores) if scores else -np.inf
+            self.target_scores_[data.names[t]] = float(value)
+            if best is None or value > best[0]:
+                best = (value, t, net, epoch)
+        _, self.target_index_, self.net_, self.best_epoch_ = best
         self.n_iter_ = len(self.net_.history)
 
     # ------------------------------------------------------------ inference
