@@ -37,7 +37,11 @@ _MEDIAN_SAMPLES = 1000
 _TRANSFORM_CHUNK = 2048
 #: Latent dimensions ``n_components="auto"`` tries (those below the number of
 #: fitting samples), chosen on held-out pairs; see the class Notes.
-AUTO_COMPONENTS = (5, 10, 20)
+AUTO_COMPONENTS = (5, 10)
+#: L-BFGS iteration counts ``max_iter="auto"`` compares on held-out pairs (those
+#: up to ``max_iter``); training further drifts the latent space away from its
+#: CCA start towards each modality's own variance (see the class Notes).
+AUTO_ITERATIONS = (10, 25, 50, 100, 200)
 
 
 @dataclass
@@ -276,7 +280,14 @@ class HarmonizedGPLVM(CrossModalEstimator):
         transform time (see the method page).
     validation_fraction : float in (0, 1), default=0.2
         Fraction of the training pairs held out to choose ``n_components``
-        (``n_components="auto"`` only).
+        and the number of iterations (``n_components="auto"`` or
+        ``early_stopping``).
+    early_stopping : bool, default=True
+        Choose the number of L-BFGS training iterations among
+        ``AUTO_ITERATIONS`` (10, 25, 50, 100, 200; at most ``max_iter``) on
+        the held-out pairs, like ``n_components="auto"`` (both in one set of
+        trial fits), then refit on all training pairs with that many
+        iterations. False: ``max_iter`` iterations.
     n_active : int or None, default=100
         Number M of active (inducing) points of the sparse FITC approximation;
         None, or a value >= the number of samples, fits the exact model.
@@ -327,9 +338,12 @@ class HarmonizedGPLVM(CrossModalEstimator):
         The learned shared latent points X of the training samples (float64).
     n_components_ : int
         The latent dimension used: ``n_components``, or the one "auto" chose.
+    max_iter_ : int
+        The L-BFGS iteration limit of the final fit: ``max_iter``, or the one
+        ``early_stopping`` chose.
     validation_scores_ : dict or None
-        ``n_components="auto"``: each candidate q's held-out score (mean
-        reciprocal rank of the paired sample); None otherwise.
+        Each candidate (q, iterations)'s held-out score (mean reciprocal rank
+        of the paired sample); None when nothing was chosen.
     kernel_params_ : list of dict
         Per modality: the learned "variance", "lengthscale", "bias", "noise".
     log_kernel_params_ : ndarray of shape (n_modalities, 4)
@@ -457,6 +471,7 @@ class HarmonizedGPLVM(CrossModalEstimator):
         "lam": [Interval(Real, 0, None, closed="left")],
         "n_components": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "early_stopping": ["boolean"],
         "n_active": [Interval(Integral, 2, None, closed="left"), None],
         "gamma_x": [Interval(Real, 0, None, closed="neither")],
         "gamma": [Interval(Real, 0, None, closed="neither"), "array-like", None],
@@ -480,6 +495,7 @@ class HarmonizedGPLVM(CrossModalEstimator):
         lam: float = 1.0,
         n_components: int | str = "auto",
         validation_fraction: float = 0.2,
+        early_stopping: bool = True,
         n_active: int | None = 100,
         gamma_x: float = 1.0,
         gamma: float | Sequence[float] | None = None,
@@ -500,6 +516,7 @@ class HarmonizedGPLVM(CrossModalEstimator):
         self.lam = lam
         self.n_components = n_components
         self.validation_fraction = validation_fraction
+        self.early_stopping = early_stopping
         self.n_active = n_active
         self.gamma_x = gamma_x
         self.gamma = gamma
@@ -572,33 +589,47 @@ class HarmonizedGPLVM(CrossModalEstimator):
         features = [np.asarray(A, dtype=np.float64) for A in data.X]
         labels = None if data.Y is None else data.Y[0]
         self.validation_scores_ = None
-        q = self.n_components
-        if q == "auto":
-            q = self._select_n_components(features, labels)
-        self.n_components_ = int(q)
-        self._fit_latent(features, labels, self.n_components_)
+        q, k = self.n_components, self.max_iter
+        if q == "auto" or self.early_stopping:
+            q, k = self._select_n_components(features, labels)
+        self.n_components_, self.max_iter_ = int(q), int(k)
+        self._fit_latent(features, labels, self.n_components_, self.max_iter_)
 
-    def _select_n_components(self, features: list, labels: np.ndarray | None) -> int:
-        """The q of ``AUTO_COMPONENTS`` whose model, fitted on the training pairs
-        less a held-out part, embeds the held-out pairs closest to each other."""
+    def _select_n_components(self, features: list, labels: np.ndarray | None) -> tuple[int, int]:
+        """The latent dimension and the number of L-BFGS iterations (``q`` of
+        ``AUTO_COMPONENTS``, ``k`` of ``AUTO_ITERATIONS``) whose model, fitted on
+        the training pairs less a held-out part, embeds the held-out pairs
+        closest to each other."""
         n = len(features[0])
         fit_rows, held = holdout_split(
             np.arange(n) if labels is None else labels, self.validation_fraction, self._seed("split")
         )
-        candidates = [q for q in AUTO_COMPONENTS if q < len(fit_rows)] or [max(1, min(AUTO_COMPONENTS[0], len(fit_rows) - 1))]
+        q_options = [self.n_components] if self.n_components != "auto" else (
+            [q for q in AUTO_COMPONENTS if q < len(fit_rows)] or [max(1, min(AUTO_COMPONENTS[0], len(fit_rows) - 1))]
+        )
+        iterations = [int(self.max_iter)]
+        if self.early_stopping:
+            iterations = [k for k in AUTO_ITERATIONS if k < self.max_iter] + iterations
         scores = {}
-        for q in candidates:
+        for q in q_options:
             trial = type(self)(**{**self.get_params(deep=False), "n_components": q, "verbose": 0})
+            trial._checkpoints = {k: None for k in iterations}
             trial._fit_latent(
                 [F[fit_rows] for F in features], None if labels is None else labels[fit_rows], q
             )
-            emb = [torch.as_tensor(trial._transform(c, F[held])) for c, F in enumerate(features)]
-            scores[q] = paired_retrieval_score(emb)
+            for k, z in trial._checkpoints.items():
+                if z is None:  # L-BFGS converged before k iterations: k gives the final model
+                    z = trial._checkpoints.get("final")
+                if k == "final" or z is None:
+                    continue
+                trial._set_parameters(z, len(fit_rows), q)
+                emb = [torch.as_tensor(trial._transform(c, F[held])) for c, F in enumerate(features)]
+                scores[(q, k)] = paired_retrieval_score(emb)
         self.validation_scores_ = scores
-        # the smallest q among the best (ties: the cheaper, smoother model)
-        return max(scores, key=lambda q: (scores[q], -q))
+        # the best; ties: the smaller, then the less trained (cheaper, smoother) model
+        return max(scores, key=lambda qk: (scores[qk], -qk[0], -qk[1]))
 
-    def _fit_latent(self, features: list, labels: np.ndarray | None, q: int) -> None:
+    def _fit_latent(self, features: list, labels: np.ndarray | None, q: int, max_iter: int | None = None) -> None:
         """Fit the model of latent dimension ``q`` to standardised ``features``."""
         n = features[0].shape[0]
         C = len(features)
@@ -657,7 +688,7 @@ class HarmonizedGPLVM(CrossModalEstimator):
             n=n,
             harmonization_scale=1.0 if active is None else _harmonization_scale(self.prior, n, len(active)),
         )
-        X_opt, theta_opt, info = self._optimize(X0, theta0, prob, device)
+        X_opt, theta_opt, info = self._optimize(X0, theta0, prob, device, max_iter or self.max_iter)
         self.latent_ = X_opt
         self.log_kernel_params_ = theta_opt
         self.kernel_params_ = [
@@ -669,6 +700,13 @@ class HarmonizedGPLVM(CrossModalEstimator):
         self.objective_terms_ = info["terms"]
         self.n_iter_ = info["n_iter"]
         self.predictive_factors_ = [self._predictive_factors(c, device) for c in range(C)]
+
+    def _set_parameters(self, z: np.ndarray, n: int, q: int) -> None:
+        """Load packed training parameters ``z`` (an L-BFGS iterate) as the fitted model."""
+        self.latent_ = z[: n * q].reshape(n, q).copy()
+        self.log_kernel_params_ = z[n * q:].reshape(-1, 4).copy()
+        device = self._device()
+        self.predictive_factors_ = [self._predictive_factors(c, device) for c in range(len(self.log_kernel_params_))]
 
     def _predictive_factors(self, index: int, device) -> tuple:
         """The factors of modality ``index``'s GP predictive distribution that
@@ -751,7 +789,7 @@ class HarmonizedGPLVM(CrossModalEstimator):
             self.observations_.append(Z)
             self.n_observed_.append(S.shape[1])
 
-    def _optimize(self, X0: np.ndarray, theta0: np.ndarray, prob: _Problem, device):
+    def _optimize(self, X0: np.ndarray, theta0: np.ndarray, prob: _Problem, device, max_iter: int):
         n, q = X0.shape
         C = theta0.shape[0]
         name = type(self).__name__
@@ -784,11 +822,14 @@ class HarmonizedGPLVM(CrossModalEstimator):
                 state["best_f"], state["best"] = fv, z_np.copy()
             return fv, g.detach().cpu().numpy()
 
-        ticks = self._progress(range(self.max_iter), total=self.max_iter, desc=name)
+        ticks = self._progress(range(max_iter), total=max_iter, desc=name)
         tick = iter(ticks)
+        checkpoints = getattr(self, "_checkpoints", None)
 
         def callback(zk):
             state["iter"] += 1
+            if checkpoints is not None and state["iter"] in checkpoints:
+                checkpoints[state["iter"]] = np.array(zk, copy=True)
             next(tick, None)
 
         z0 = np.concatenate([X0.ravel(), theta0.ravel()])
@@ -797,7 +838,7 @@ class HarmonizedGPLVM(CrossModalEstimator):
             with self._interruptible("training") as interrupt:
                 res = minimize(
                     fun, z0, jac=True, method="L-BFGS-B", callback=callback,
-                    options={"maxiter": self.max_iter, "maxfun": 2 * self.max_iter + 20},
+                    options={"maxiter": max_iter, "maxfun": 2 * max_iter + 20},
                 )
                 z = res.x if np.isfinite(res.fun) and res.fun <= state["best_f"] else state["best"]
         finally:
@@ -807,6 +848,8 @@ class HarmonizedGPLVM(CrossModalEstimator):
             if state["best"] is None:  # nothing evaluated yet: nothing to keep
                 raise KeyboardInterrupt
             z = state["best"]  # the best parameters so far
+        if checkpoints is not None:
+            checkpoints["final"] = np.array(z, copy=True)
         with torch.no_grad():
             X, th = unpack(torch.as_tensor(z, dtype=torch.float64, device=device))
             f = _objective(X, th, prob)
