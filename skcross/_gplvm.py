@@ -38,8 +38,7 @@ _TRANSFORM_CHUNK = 2048
 #: Latent dimensions ``n_components="auto"`` tries (those below the number of
 #: fitting samples), chosen on held-out pairs; see the class Notes.
 AUTO_COMPONENTS = (5, 10)
-#: L-BFGS iteration counts ``max_iter="auto"`` compares on held-out pairs (those
-#: up to ``max_iter``); training further drifts the latent space away from its
+#: L-BFGS iteration counts ``max_iter="auto"`` compares on held-out pairs; training further drifts the latent space away from its
 #: CCA start towards each modality's own variance (see the class Notes).
 AUTO_ITERATIONS = (10, 25, 50, 100, 200)
 
@@ -280,14 +279,7 @@ class HarmonizedGPLVM(CrossModalEstimator):
         transform time (see the method page).
     validation_fraction : float in (0, 1), default=0.2
         Fraction of the training pairs held out to choose ``n_components``
-        and the number of iterations (``n_components="auto"`` or
-        ``early_stopping``).
-    early_stopping : bool, default=True
-        Choose the number of L-BFGS training iterations among
-        ``AUTO_ITERATIONS`` (10, 25, 50, 100, 200; at most ``max_iter``) on
-        the held-out pairs, like ``n_components="auto"`` (both in one set of
-        trial fits), then refit on all training pairs with that many
-        iterations. False: ``max_iter`` iterations.
+        and ``max_iter`` when either is "auto".
     n_active : int or None, default=100
         Number M of active (inducing) points of the sparse FITC approximation;
         None, or a value >= the number of samples, fits the exact model.
@@ -316,8 +308,14 @@ class HarmonizedGPLVM(CrossModalEstimator):
     init : {"cca", "pca"}, default="cca"
         Latent initialisation: CCA of the z-scored modalities (the paper) or
         PCA of their concatenation.
-    max_iter : int, default=200
-        L-BFGS iterations of training.
+    max_iter : int or "auto", default="auto"
+        L-BFGS iterations of training. "auto": the count among
+        ``AUTO_ITERATIONS`` (10, 25, 50, 100, 200) whose model embeds held-out
+        pairs best (one trial fit of 200 iterations per candidate latent
+        dimension, scored at each count, in the same trial fits as
+        ``n_components="auto"``), then a refit on all training pairs with that
+        count: further iterations drift the latent space from its CCA start
+        towards each modality's own variance (see the method page).
     max_iter_transform : int, default=100
         L-BFGS iterations of the MAP inference of new samples.
     standardize : bool, default=True
@@ -340,7 +338,7 @@ class HarmonizedGPLVM(CrossModalEstimator):
         The latent dimension used: ``n_components``, or the one "auto" chose.
     max_iter_ : int
         The L-BFGS iteration limit of the final fit: ``max_iter``, or the one
-        ``early_stopping`` chose.
+        "auto" chose.
     validation_scores_ : dict or None
         Each candidate (q, iterations)'s held-out score (mean reciprocal rank
         of the paired sample); None when nothing was chosen.
@@ -471,14 +469,13 @@ class HarmonizedGPLVM(CrossModalEstimator):
         "lam": [Interval(Real, 0, None, closed="left")],
         "n_components": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
-        "early_stopping": ["boolean"],
         "n_active": [Interval(Integral, 2, None, closed="left"), None],
         "gamma_x": [Interval(Real, 0, None, closed="neither")],
         "gamma": [Interval(Real, 0, None, closed="neither"), "array-like", None],
         "similarity_to": [StrOptions({"all", "active"})],
         "neighbour_fraction": [Interval(Real, 0, 1, closed="right"), None],
         "init": [StrOptions({"cca", "pca"})],
-        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "max_iter_transform": [Interval(Integral, 0, None, closed="left")],
     }
     _collapse_remedy = (
@@ -495,14 +492,13 @@ class HarmonizedGPLVM(CrossModalEstimator):
         lam: float = 1.0,
         n_components: int | str = "auto",
         validation_fraction: float = 0.2,
-        early_stopping: bool = True,
         n_active: int | None = 100,
         gamma_x: float = 1.0,
         gamma: float | Sequence[float] | None = None,
         similarity_to: str = "all",
         neighbour_fraction: float | None = None,
         init: str = "cca",
-        max_iter: int = 200,
+        max_iter: int | str = "auto",
         max_iter_transform: int = 100,
         standardize: bool = True,
         random_state: Any = None,
@@ -516,7 +512,6 @@ class HarmonizedGPLVM(CrossModalEstimator):
         self.lam = lam
         self.n_components = n_components
         self.validation_fraction = validation_fraction
-        self.early_stopping = early_stopping
         self.n_active = n_active
         self.gamma_x = gamma_x
         self.gamma = gamma
@@ -590,7 +585,7 @@ class HarmonizedGPLVM(CrossModalEstimator):
         labels = None if data.Y is None else data.Y[0]
         self.validation_scores_ = None
         q, k = self.n_components, self.max_iter
-        if q == "auto" or self.early_stopping:
+        if q == "auto" or k == "auto":
             q, k = self._select_n_components(features, labels)
         self.n_components_, self.max_iter_ = int(q), int(k)
         self._fit_latent(features, labels, self.n_components_, self.max_iter_)
@@ -607,15 +602,13 @@ class HarmonizedGPLVM(CrossModalEstimator):
         q_options = [self.n_components] if self.n_components != "auto" else (
             [q for q in AUTO_COMPONENTS if q < len(fit_rows)] or [max(1, min(AUTO_COMPONENTS[0], len(fit_rows) - 1))]
         )
-        iterations = [int(self.max_iter)]
-        if self.early_stopping:
-            iterations = [k for k in AUTO_ITERATIONS if k < self.max_iter] + iterations
+        iterations = list(AUTO_ITERATIONS) if self.max_iter == "auto" else [int(self.max_iter)]
         scores = {}
         for q in q_options:
             trial = type(self)(**{**self.get_params(deep=False), "n_components": q, "verbose": 0})
             trial._checkpoints = {k: None for k in iterations}
             trial._fit_latent(
-                [F[fit_rows] for F in features], None if labels is None else labels[fit_rows], q
+                [F[fit_rows] for F in features], None if labels is None else labels[fit_rows], q, max(iterations)
             )
             for k, z in trial._checkpoints.items():
                 if z is None:  # L-BFGS converged before k iterations: k gives the final model
@@ -629,7 +622,7 @@ class HarmonizedGPLVM(CrossModalEstimator):
         # the best; ties: the smaller, then the less trained (cheaper, smoother) model
         return max(scores, key=lambda qk: (scores[qk], -qk[0], -qk[1]))
 
-    def _fit_latent(self, features: list, labels: np.ndarray | None, q: int, max_iter: int | None = None) -> None:
+    def _fit_latent(self, features: list, labels: np.ndarray | None, q: int, max_iter: int) -> None:
         """Fit the model of latent dimension ``q`` to standardised ``features``."""
         n = features[0].shape[0]
         C = len(features)
@@ -688,7 +681,7 @@ class HarmonizedGPLVM(CrossModalEstimator):
             n=n,
             harmonization_scale=1.0 if active is None else _harmonization_scale(self.prior, n, len(active)),
         )
-        X_opt, theta_opt, info = self._optimize(X0, theta0, prob, device, max_iter or self.max_iter)
+        X_opt, theta_opt, info = self._optimize(X0, theta0, prob, device, max_iter)
         self.latent_ = X_opt
         self.log_kernel_params_ = theta_opt
         self.kernel_params_ = [
