@@ -339,9 +339,17 @@ class CrossModalVAE(NeuralCrossModalEstimator):
     ----------
     n_components : int, default=16
         Size of every latent space (``z_s``, ``z_t`` and ``z'``); the embedding size.
-    target : int or str, default=1
+    target : int, str or "auto", default="auto"
         The target modality ``t`` (``M_2`` in the paper), by position or name.
         Every other modality is a source ``s`` (``M_1``) aligned to it.
+        "auto": one model per modality as the target, each early-stopped on
+        the same held-out pairs; the one whose held-out pairs find each other
+        best (``valid_score``) is kept (``target_index_``,
+        ``target_scores_``). It costs one fit per modality; without early
+        stopping there is nothing to choose on and "auto" means modality 1.
+        The common space is the target's latent space, and which modality
+        makes a good one depends on the data (100Leaves, validation split:
+        shape 0.085, texture 0.179, margin 0.217; CCA 0.120).
     hidden_layer_sizes : tuple of int, default=(128,)
         Hidden layers of every encoder; decoders mirror them.
     translation_hidden_sizes : tuple of int, default=(64,)
@@ -415,6 +423,9 @@ class CrossModalVAE(NeuralCrossModalEstimator):
         the validation objective, per epoch).
     target_index_ : int
         Position of the target modality.
+    target_scores_ : dict
+        Per candidate target (name): its best held-out score (one entry
+        unless ``target="auto"``).
     likelihoods_ : list of str
         The likelihood used for each modality ("gaussian" or "bernoulli").
     best_epoch_ : int
@@ -605,7 +616,9 @@ class CrossModalVAE(NeuralCrossModalEstimator):
         jointly, no early stopping. Sizes, learning rate, batch size and epochs
         stay at our defaults (the paper's are unknown).
         """
-        return dict(beta=1.0, alpha=1.0, alignment=True, align_target=False, kl_warmup=0, early_stopping=False)
+        return dict(
+            beta=1.0, alpha=1.0, alignment=True, align_target=False, kl_warmup=0, early_stopping=False, target=1
+        )
 
     # ----------------------------------------------------------- validation
     def _check_params(self) -> None:
