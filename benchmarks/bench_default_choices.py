@@ -143,7 +143,7 @@ def main(argv: list[str] | None = None) -> None:
             cells.append(f"{cca_baseline(name, X_fit, y_fit, X_val, y_val):.4f}")
         for setting in settings:
             t = time.process_time()
-            model = Est(random_state=0, **setting)
+            model = Est(**{"random_state": 0, **setting})
             supervised = model._requires_labels
             model.fit(X_fit, y_fit if supervised else None)
             seconds = time.process_time() - t
