@@ -404,3 +404,9 @@ def test_auto_target_keeps_the_best_held_out_candidate():
     assert again.target_index_ == model.target_index_
     # without a validation split there is nothing to choose on: modality 1
     assert CrossModalVAE(**{**QUICK, "target": "auto"}).fit(X).target_index_ == 1
+    # more modalities than AUTO_TARGET_MAX_MODALITIES: modality 1, one fit
+    X4, _ = make_multimodal_classification(
+        n_samples=120, n_modalities=4, n_classes=3, n_features=[8, 6, 5, 4], random_state=0
+    )
+    four = CrossModalVAE(**params).fit(X4)
+    assert four.target_index_ == 1 and list(four.target_scores_) == [X4.names[1]]
