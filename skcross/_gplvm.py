@@ -588,11 +588,11 @@ class HarmonizedGPLVM(CrossModalEstimator):
         self.validation_scores_ = None
         q, k = self.n_components, self.max_iter
         if q == "auto" or k == "auto":
-            q, k = self._select_n_components(features, labels)
+            q, k = self._select_auto_settings(features, labels)
         self.n_components_, self.max_iter_ = int(q), int(k)
         self._fit_latent(features, labels, self.n_components_, self.max_iter_)
 
-    def _select_n_components(self, features: list, labels: np.ndarray | None) -> tuple[int, int]:
+    def _select_auto_settings(self, features: list, labels: np.ndarray | None) -> tuple[int, int]:
         """The latent dimension and the number of L-BFGS iterations (``q`` of
         ``AUTO_COMPONENTS``, ``k`` of ``AUTO_ITERATIONS``) whose model, fitted on
         the training pairs less a held-out part, embeds the held-out pairs
