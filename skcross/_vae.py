@@ -27,7 +27,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from torch import nn
 from torch.nn import functional as F
 
-from ._neural import NeuralCrossModalEstimator, batched_apply, inference_module, paired_retrieval_score
+from ._neural import VALID_SCORE, NeuralCrossModalEstimator, batched_apply, inference_module, paired_retrieval_score
 from ._validation import FitData, check_layer_sizes, resolve_modality
 
 __all__ = ["CrossModalVAE", "gaussian_kl"]
@@ -37,6 +37,11 @@ _LIKELIHOODS = ("gaussian", "bernoulli")
 # point (infinite log-density) nor explode during the first epochs.
 _LOGVAR_MIN, _LOGVAR_MAX = -10.0, 6.0
 _DECODER_LOGVAR_MIN = math.log(1e-3)
+#: ``target="auto"`` tries every modality as the target up to this many
+#: modalities (one fit each); with more it takes modality 1: on mfeat (six
+#: views) trying all six cost 128 s CPU and the held-out pair score picked a
+#: target (zer) whose class mAP was 0.09 below the others' (see the method page).
+AUTO_TARGET_MAX_MODALITIES = 3
 
 
 def gaussian_kl(
@@ -339,9 +344,18 @@ class CrossModalVAE(NeuralCrossModalEstimator):
     ----------
     n_components : int, default=16
         Size of every latent space (``z_s``, ``z_t`` and ``z'``); the embedding size.
-    target : int or str, default=1
+    target : int, str or "auto", default="auto"
         The target modality ``t`` (``M_2`` in the paper), by position or name.
         Every other modality is a source ``s`` (``M_1``) aligned to it.
+        "auto": with at most ``AUTO_TARGET_MAX_MODALITIES`` (3) modalities,
+        one model per modality as the target, each early-stopped on the same
+        held-out pairs; the one whose held-out pairs find each other best
+        (``valid_score``) is kept (``target_index_``, ``target_scores_``). It
+        costs one fit per modality. With more modalities, or without early
+        stopping (nothing to choose on), "auto" means modality 1.
+        The common space is the target's latent space, and which modality
+        makes a good one depends on the data (100Leaves, validation split:
+        shape 0.085, texture 0.179, margin 0.217; CCA 0.120).
     hidden_layer_sizes : tuple of int, default=(128,)
         Hidden layers of every encoder; decoders mirror them.
     translation_hidden_sizes : tuple of int, default=(64,)
@@ -415,6 +429,9 @@ class CrossModalVAE(NeuralCrossModalEstimator):
         the validation objective, per epoch).
     target_index_ : int
         Position of the target modality.
+    target_scores_ : dict
+        Per candidate target (name): its best held-out score (one entry
+        unless ``target="auto"``).
     likelihoods_ : list of str
         The likelihood used for each modality ("gaussian" or "bernoulli").
     best_epoch_ : int
@@ -536,7 +553,7 @@ class CrossModalVAE(NeuralCrossModalEstimator):
     _parameter_constraints: dict = {
         **NeuralCrossModalEstimator._parameter_constraints,
         "n_components": [Interval(Integral, 1, None, closed="left")],
-        "target": [Integral, str],
+        "target": [Integral, str],  # "auto" or a modality
         "hidden_layer_sizes": ["array-like"],
         "translation_hidden_sizes": ["array-like"],
         "beta": [Interval(Real, 0, None, closed="left")],
@@ -552,7 +569,7 @@ class CrossModalVAE(NeuralCrossModalEstimator):
         self,
         n_components: int = 16,
         *,
-        target: int | str = 1,
+        target: int | str = "auto",
         hidden_layer_sizes: Sequence[int] = (128,),
         translation_hidden_sizes: Sequence[int] = (64,),
         beta: float = 0.25,
@@ -605,7 +622,9 @@ class CrossModalVAE(NeuralCrossModalEstimator):
         jointly, no early stopping. Sizes, learning rate, batch size and epochs
         stay at our defaults (the paper's are unknown).
         """
-        return dict(beta=1.0, alpha=1.0, alignment=True, align_target=False, kl_warmup=0, early_stopping=False)
+        return dict(
+            beta=1.0, alpha=1.0, alignment=True, align_target=False, kl_warmup=0, early_stopping=False, target=1
+        )
 
     # ----------------------------------------------------------- validation
     def _check_params(self) -> None:
@@ -661,12 +680,16 @@ class CrossModalVAE(NeuralCrossModalEstimator):
     def _fit(self, data: FitData) -> None:
         if not data.paired:
             raise ValueError("CrossModalVAE learns from paired samples.")
-        t = resolve_modality(self.target, data.names)
-        self.target_index_ = t
         X = {f"x{c}": A for c, A in enumerate(data.X)}
         Y = None if data.Y is None else data.Y[0]
         train, valid = self._split_rows(data.n_samples[0], Y)
         self.validation_indices_ = np.arange(0) if valid is None else valid
+        if self.target != "auto":
+            targets = [resolve_modality(self.target, data.names)]
+        elif valid is None or len(data.X) > AUTO_TARGET_MAX_MODALITIES:
+            targets = [1]  # nothing to choose on, or too many to try: the second modality
+        else:
+            targets = list(range(len(data.X)))
         score = None
         if valid is not None:
             held = self._validation_set(X, None, valid).X
@@ -675,26 +698,37 @@ class CrossModalVAE(NeuralCrossModalEstimator):
             else:
                 score = _validation_objective(held, self._seed("sample", 1))
         dataset = self._dataset(X, None, train)
-        net = self._make_net(
-            _CrossModalVAENet,
-            _CrossModalVAEModule,
-            dataset,
-            name="CrossModalVAE",
-            score=score,
-            module__n_features=[A.shape[1] for A in data.X],
-            module__likelihoods=list(self.likelihoods_),
-            module__target=t,
-            module__n_components=int(self.n_components),
-            module__hidden=[int(h) for h in self.hidden_layer_sizes],
-            module__translation_hidden=[int(h) for h in self.translation_hidden_sizes],
-            module__alignment=bool(self.alignment),
-            criterion=nn.Identity,  # unused: get_loss computes the objective
-            beta=float(self.beta),
-            alpha=float(self.alpha),
-            kl_warmup=int(self.kl_warmup),
-            align_target=bool(self.align_target),
-        )
-        self.net_, self.best_epoch_ = self._train_net(net, dataset)
+        best = None
+        self.target_scores_ = {}
+        for t in targets:
+            # every candidate target sees the same initial seed and batch order
+            dataset.generator.manual_seed(self._seed("shuffle"))
+            net = self._make_net(
+                _CrossModalVAENet,
+                _CrossModalVAEModule,
+                dataset,
+                name="CrossModalVAE",
+                score=score,
+                module__n_features=[A.shape[1] for A in data.X],
+                module__likelihoods=list(self.likelihoods_),
+                module__target=t,
+                module__n_components=int(self.n_components),
+                module__hidden=[int(h) for h in self.hidden_layer_sizes],
+                module__translation_hidden=[int(h) for h in self.translation_hidden_sizes],
+                module__alignment=bool(self.alignment),
+                criterion=nn.Identity,  # unused: get_loss computes the objective
+                beta=float(self.beta),
+                alpha=float(self.alpha),
+                kl_warmup=int(self.kl_warmup),
+                align_target=bool(self.align_target),
+            )
+            net, epoch = self._train_net(net, dataset)
+            scores = [row[VALID_SCORE] for row in net.history if VALID_SCORE in row]
+            value = max(scores) if scores else -np.inf
+            self.target_scores_[data.names[t]] = float(value)
+            if best is None or value > best[0]:
+                best = (value, t, net, epoch)
+        _, self.target_index_, self.net_, self.best_epoch_ = best
         self.n_iter_ = len(self.net_.history)
 
     # ------------------------------------------------------------ inference

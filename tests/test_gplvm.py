@@ -458,3 +458,27 @@ def test_neighbour_fraction_sparsifies_similarities(small):
     assert not np.allclose(model.latent_, dense.latent_)
     with pytest.raises(ValueError, match="'neighbour_fraction' parameter"):
         HarmonizedGPLVM(neighbour_fraction=0.0, **common).fit(X)
+
+
+def test_auto_choices_on_held_out_pairs():
+    """n_components="auto" and max_iter="auto" are chosen together on held-out
+    training pairs, then refitted on all pairs; explicit values are used as given."""
+    X, _ = make_multimodal_classification(
+        n_samples=80, n_modalities=2, n_classes=3, n_features=[8, 6], random_state=0
+    )
+    common = dict(n_active=15, max_iter_transform=10, random_state=0)
+    model = HarmonizedGPLVM(**common).fit(X)
+    scores = model.validation_scores_
+    assert set(scores) == {(q, k) for q in (5, 10) for k in (10, 25, 50, 100, 200)}
+    best = max(scores, key=lambda qk: (scores[qk], -qk[0], -qk[1]))
+    assert (model.n_components_, model.max_iter_) == best
+    assert model.latent_.shape == (80, best[0]) and model.n_iter_ <= best[1]
+    # the refit is the fixed-setting model
+    fixed = HarmonizedGPLVM(n_components=best[0], max_iter=best[1], **common).fit(X)
+    assert fixed.validation_scores_ is None
+    np.testing.assert_allclose(model.latent_, fixed.latent_)
+    # one of the two "auto": only it is chosen
+    part = HarmonizedGPLVM(n_components=3, **common).fit(X)
+    assert {q for q, _ in part.validation_scores_} == {3} and part.n_components_ == 3
+    with pytest.raises(ValueError, match="max_iter"):
+        HarmonizedGPLVM(max_iter="many").fit(X)
