@@ -191,8 +191,8 @@ def _mp_loss_shallow(p: dict, types: Sequence[str], batch: Sequence[torch.Tensor
     X = torch.cat(list(batch), 1)
     sizes = [v.shape[1] for v in batch]
     owner = torch.repeat_interleave(torch.arange(M, device=X.device), torch.as_tensor(sizes, device=X.device))
-    observed = (owner[None, :] == torch.arange(M, device=X.device)[:, None]).repeat_interleave(n, 0)
     binary = torch.cat([X.new_full((d,), kind == "binary", dtype=torch.bool) for d, kind in zip(sizes, types)])
+    observed = (owner[None, :] == torch.arange(M, device=X.device)[:, None]).repeat_interleave(n, 0)
     Xs = X.repeat(M, 1)
     v = Xs * observed
     logits = None
@@ -429,15 +429,15 @@ class MinVIRBM(CrossModalEstimator):
         visible_types: Any = "auto",
         objective: str = "minvi",
         method: str = "mp",
-        n_mean_field: int = 10,
+        n_mean_field: int = 3,
         n_gibbs: int = 5,
         hidden_layer_sizes: Any = (),
         lr: float = 1e-2,
         batch_size: int = 50,
-        max_epochs: int = 50,
+        max_epochs: int = 200,
         early_stopping: bool = True,
         validation_fraction: float = 0.1,
-        n_iter_no_change: int = 10,
+        n_iter_no_change: int = 20,
         optimizer: str = "adam",
         momentum: float = 0.9,
         weight_decay: float = 1e-3,
