@@ -173,6 +173,45 @@ def _encode(
     return up(), logits, means
 
 
+def _mp_loss_shallow(p: dict, types: Sequence[str], batch: Sequence[torch.Tensor], n_iter: int) -> torch.Tensor:
+    """The MP loss of a shallow MRBM, every source modality in one batched computation.
+
+    The same mean-field recurrence as :func:`_encode` (Eq. 8, targets at 0,
+    ``n_iter`` updates) for each source modality ``s`` observed alone, the
+    loss summed over the targets and sources and averaged over samples. The
+    modalities are concatenated into one visible layer and the ``M`` problems
+    stacked as ``M`` copies of the minibatch, each with its own mask of
+    observed columns, so an update is two matrix products whatever the number
+    of modalities instead of ``2 (M - 1)`` per source (with six modalities,
+    60 small products per update before).
+    """
+    M, n = len(batch), batch[0].shape[0]
+    W = torch.cat(p["W"], 0)
+    c = torch.cat(p["c"])
+    X = torch.cat(list(batch), 1)
+    sizes = [v.shape[1] for v in batch]
+    owner = torch.repeat_interleave(torch.arange(M, device=X.device), torch.as_tensor(sizes, device=X.device))
+    binary = torch.cat([X.new_full((d,), kind == "binary", dtype=torch.bool) for d, kind in zip(sizes, types)])
+    observed = (owner[None, :] == torch.arange(M, device=X.device)[:, None]).repeat_interleave(n, 0)
+    Xs = X.repeat(M, 1)
+    v = Xs * observed
+    logits = None
+    for _ in range(n_iter):
+        h = torch.sigmoid(torch.addmm(p["b"], v, W))
+        logits = torch.addmm(c, h, W.T)
+        mean = torch.where(binary, torch.sigmoid(logits), logits) if binary.any() else logits
+        v = torch.where(observed, Xs, mean)
+    if binary.all():
+        err = F.binary_cross_entropy_with_logits(logits, Xs, reduction="none")
+    elif not binary.any():
+        err = 0.5 * (logits - Xs) ** 2
+    else:
+        err = torch.where(
+            binary, F.binary_cross_entropy_with_logits(logits, Xs, reduction="none"), 0.5 * (logits - Xs) ** 2
+        )
+    return err.masked_fill(observed, 0.0).sum() / n
+
+
 # ------------------------------------------------------------------ estimator
 def _is_size_list(spec: Any) -> bool:
     """One pathway: a sequence of layer sizes (numbers), possibly empty."""
@@ -390,15 +429,15 @@ class MinVIRBM(CrossModalEstimator):
         visible_types: Any = "auto",
         objective: str = "minvi",
         method: str = "mp",
-        n_mean_field: int = 10,
+        n_mean_field: int = 3,
         n_gibbs: int = 5,
         hidden_layer_sizes: Any = (),
         lr: float = 1e-2,
         batch_size: int = 50,
-        max_epochs: int = 50,
+        max_epochs: int = 200,
         early_stopping: bool = True,
         validation_fraction: float = 0.1,
-        n_iter_no_change: int = 10,
+        n_iter_no_change: int = 20,
         optimizer: str = "adam",
         momentum: float = 0.9,
         weight_decay: float = 1e-3,
@@ -655,6 +694,8 @@ class MinVIRBM(CrossModalEstimator):
         With two modalities this is :math:`L_{VI}` of Eq. 2 under the
         mean-field approximation: y predicted from x plus x predicted from y.
         """
+        if not any(p["paths"]):
+            return _mp_loss_shallow(p, types, batch, self.n_mean_field)
         loss = 0.0
         for s in range(len(batch)):
             given = [v if c == s else None for c, v in enumerate(batch)]
