@@ -286,7 +286,7 @@ class HostRows:
             block = np.array(self.source[key], dtype=np.float64)
             _release(self.source)
             return block
-        positions = np.arange(len(self))[key] if isinstance(key, slice) else np.asarray(key)
+        positions = np.arange(*key.indices(len(self))) if isinstance(key, slice) else np.asarray(key)
         src = positions if self.rows is None else self.rows[positions]
         src = np.asarray(src, dtype=np.intp).ravel()
         n_source = self.source.shape[0]
@@ -447,7 +447,7 @@ class DeviceRows:
         if torch.is_tensor(key):
             key = key.cpu().numpy()
         if isinstance(key, slice):
-            key = np.arange(len(self))[key]
+            key = np.arange(*key.indices(len(self)))
         key = np.asarray(key, dtype=np.intp)
         if self.rows is not None:
             key = self.rows[key]
