@@ -208,6 +208,31 @@ def run_one(method: str, n: int, memmap: bool) -> dict:
     )
 
 
+def _available_mib() -> float:
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return float("inf")
+
+
+def _projected_peak_mib(done: list[dict], n: int) -> float:
+    """The peak RSS a run of size ``n`` would reach: the memory above the
+    imports grown from the last size at least linearly (faster if the last two
+    sizes grew faster), so that a run that would exhaust the machine's memory
+    (and bring the OOM killer onto other processes) is not started."""
+    if not done:
+        return 0.0
+    above = [r["peak_rss_mib"] - r["rss_imports_mib"] for r in done]
+    growth = 1.0
+    if len(done) >= 2 and above[-2] > 0 and above[-1] > 0:
+        growth = max(1.0, np.log(above[-1] / above[-2]) / np.log(done[-1]["n"] / done[-2]["n"]))
+    return done[-1]["rss_imports_mib"] + above[-1] * (n / done[-1]["n"]) ** growth
+
+
 def _slope(ns, values) -> float:
     ns, values = np.asarray(ns, float), np.asarray(values, float)
     ok = np.isfinite(values) & (values > 0)
@@ -230,6 +255,33 @@ def _value(row: dict, key) -> float:
     return key(row) if callable(key) else row[key]
 
 
+def markdown(rows: list[dict]) -> str:
+    """A markdown table of JSON rows (``--json`` output), with per-method slopes
+    over all sizes and over the last two (the growth once fixed costs are
+    amortised)."""
+    heads = ["fit CPU s", "transform CPU s", "peak RSS MiB", "peak RssAnon MiB", "peak RssFile MiB",
+             "peak above imports MiB"]
+    keys = [k for _, _, k, _ in COLUMNS]
+    lines = ["| method | N | " + " | ".join(heads) + " |", "|---|---:|" + "---:|" * len(heads)]
+    by_method: dict = {}
+    for r in rows:
+        by_method.setdefault(r["method"], {})[r["n"]] = r  # a later run of a size replaces an earlier one
+    for method, runs in by_method.items():
+        done = [runs[n] for n in sorted(runs)]
+        for r in done:
+            cells = [f"{_value(r, k):,.2f}" if i < 2 else f"{_value(r, k):,.0f}" for i, k in enumerate(keys)]
+            lines.append(f"| {method} | {r['n']:,} | " + " | ".join(cells) + " |")
+        if len(done) >= 2:
+            ns = [r["n"] for r in done]
+            for label, sel in [("slope, all sizes", slice(None)), ("slope, last two sizes", slice(-2, None))]:
+                if label.endswith("two sizes") and len(done) == 2:
+                    continue
+                cells = [f"{_slope(ns[sel], [_value(r, k) for r in done][sel]):.2f}" for k in keys]
+                cells[4] = "-"  # the libraries' pages: constant, no slope to speak of
+                lines.append(f"| {method} | {label} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--methods", nargs="+", default=NEURAL + GPLVM, choices=NEURAL + GPLVM_ALL)
@@ -237,8 +289,13 @@ def main(argv=None) -> None:
     parser.add_argument("--budget", type=float, default=600.0, help="wall seconds per run (default 600)")
     parser.add_argument("--in-memory", action="store_true", help="neural data in RAM, not memmapped")
     parser.add_argument("--json", help="append each row as JSON to this file")
+    parser.add_argument("--report", metavar="JSONL", help="print the rows of a --json file as a markdown table")
     parser.add_argument("--one", nargs=2, metavar=("METHOD", "N"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.report:
+        with open(args.report) as f:
+            print(markdown([json.loads(line) for line in f if line.strip()]))
+        return
     if args.one:
         print(json.dumps(run_one(args.one[0], int(args.one[1]), not args.in_memory)))
         return
@@ -254,6 +311,11 @@ def main(argv=None) -> None:
             if done and done[-1]["fit_cpu_s"] * 10 > args.budget:
                 print(f"{method:<16}{n:>10}  skipped: {done[-1]['fit_cpu_s']:.0f} CPU s at N={done[-1]['n']}",
                       flush=True)
+                break
+            need = _projected_peak_mib(done, n)
+            if need > 0.7 * _available_mib():
+                print(f"{method:<16}{n:>10}  skipped: would need about {need / 1024:.1f} GiB "
+                      f"(extrapolated), {_available_mib() / 1024:.1f} GiB available", flush=True)
                 break
             cmd = [sys.executable, __file__, "--one", method, str(n)] + (["--in-memory"] if args.in_memory else [])
             try:
