@@ -203,17 +203,28 @@ class TensorBatches:
 
 @torch.no_grad()
 def batched_apply(fn: Callable, X: Any, device: torch.device, batch_size: int = 4096) -> np.ndarray:
-    """Apply ``fn`` (tensor -> tensor) to the rows of ``X`` in batches; float32 numpy out."""
-    outputs = []
-    for start in range(0, X.shape[0], batch_size):
+    """Apply ``fn`` (tensor -> tensor) to the rows of ``X`` in batches; float32 numpy out.
+
+    Each batch's output is written into one preallocated array (a list of
+    outputs concatenated at the end would hold the embeddings twice: 2 GiB at
+    the peak for 1,000,000 rows of 256 float32 instead of 1 GiB)."""
+    n = X.shape[0]
+    out = None
+    for start in range(0, n, batch_size):
         chunk = X[start : start + batch_size]
         if sp.issparse(chunk):
             chunk = chunk.toarray()
         t = torch.as_tensor(np.asarray(chunk, dtype=np.float32), device=device)
-        outputs.append(fn(t).detach().cpu().numpy())
+        y = fn(t).detach().cpu().numpy()
+        if out is None:
+            out = np.empty((n, *y.shape[1:]), dtype=np.float32)
+        out[start : start + len(y)] = y
     if isinstance(X, HostRows):  # a memmap: drop the pages read from this process
         X.release()
-    return np.concatenate(outputs, axis=0).astype(np.float32, copy=False)
+    if out is None:  # no rows: the width is that of fn's output
+        t = torch.zeros((0, X.shape[1]), dtype=torch.float32, device=device)
+        out = fn(t).detach().cpu().numpy().astype(np.float32, copy=False)
+    return out
 
 
 def _tensors_to_cpu(obj: Any) -> Any:

@@ -13,9 +13,20 @@ wrapped in :class:`HostRows`:
 - training batches and inference chunks are read, standardised in float64 and
   cast one at a time (:meth:`HostRows.read`), exactly as the in-memory path
   standardises the whole array;
-- pages of a memmap read so far are released from the process (``madvise``) every
-  :data:`RELEASE_BYTES`, so that the resident set stays bounded by a few
-  batches rather than growing to the file's size over an epoch.
+- rows of a memmap are read from its file (``os.preadv`` at the rows' offsets,
+  in file order), not through the mapping, so that no page of the file is
+  mapped into the process. Reading through the mapping maps far more than the
+  rows read: a page fault maps the pages around the faulting one (fault-around)
+  and, on recent kernels, whole large folios of the page cache: one batch of
+  256 random 2 KiB rows of a 2 GiB memmap mapped 445 MiB (Linux 6.18), and an
+  epoch in random order mapped the whole file. The reads are served from the
+  page cache as before; only this process's resident set stays small. Where
+  the file cannot be read directly (not a shared file mapping, e.g. a
+  copy-on-write ``mode="c"`` memmap whose changes exist in memory only; no
+  ``/proc/self/maps``; the file replaced since it was mapped), rows are read
+  through the mapping, whose pages are then dropped with
+  ``madvise(MADV_DONTNEED)`` (never for ``mode="c"``, where that would discard
+  the changes).
 
 :class:`DeviceRows` gives the same lazy access as torch tensors on a device, for
 hand-written training loops (MinVIRBM), for scipy.sparse or :class:`HostRows`
@@ -25,6 +36,8 @@ modalities alike.
 from __future__ import annotations
 
 import mmap
+import os
+import weakref
 from typing import Any, Callable, Iterator
 
 import numpy as np
@@ -46,8 +59,6 @@ __all__ = [
 STREAM_MIN_BYTES = 1 << 30
 # Rows per chunk of a streaming pass: about this many bytes of float64.
 CHUNK_BYTES = 64 << 20
-# Release the memmap pages read so far after about this many bytes.
-RELEASE_BYTES = 256 << 20
 
 
 def _is_row_sliceable(X: Any) -> bool:
@@ -79,15 +90,141 @@ def _chunk_rows(n_features: int) -> int:
     return max(1, CHUNK_BYTES // (8 * max(1, n_features)))
 
 
-def _release(source: Any) -> None:
-    """Drop the pages of a memmap from this process (they stay in the page cache)."""
-    handle = getattr(source, "_mmap", None)
+def _mmap_of(source: Any) -> Any:
+    """The ``mmap.mmap`` an array (a memmap or a view of one) lies in, or None."""
+    obj = source
+    for _ in range(32):  # a chain of views ends at the mmap (or not at all)
+        if obj is None or isinstance(obj, mmap.mmap):
+            return obj
+        obj = getattr(obj, "base", None)
+    return None
+
+
+def _release(source: Any) -> bool:
+    """Drop the pages of a memmap from this process (they stay in the page
+    cache, and a shared mapping's changes stay in the file); whether it did.
+
+    Never for a copy-on-write memmap: its changed pages are private, and
+    ``MADV_DONTNEED`` would throw the changes away."""
+    if isinstance(source, np.memmap) and source.mode == "c":
+        return False
+    handle = _mmap_of(source)
     if handle is None or not hasattr(handle, "madvise"):
-        return
+        return False
     try:
         handle.madvise(mmap.MADV_DONTNEED)
     except (OSError, ValueError, AttributeError):  # closed, or not supported here
+        return False
+    return True
+
+
+# The file region behind each mmap, looked up once per mapping.
+_MAPPINGS: "weakref.WeakKeyDictionary[mmap.mmap, Any]" = weakref.WeakKeyDictionary()
+
+
+def _file_mapping(address: int) -> tuple[int, int, int, str, int, int] | None:
+    """The shared file mapping holding ``address``: (start, end, file offset of
+    start, path, device, inode) from ``/proc/self/maps``, or None."""
+    try:
+        with open("/proc/self/maps") as f:
+            for line in f:
+                fields = line.split(maxsplit=5)
+                if len(fields) < 6:
+                    continue
+                lo, _, hi = fields[0].partition("-")
+                start, end = int(lo, 16), int(hi, 16)
+                if not start <= address < end:
+                    continue
+                perms, offset, dev, inode, path = fields[1], fields[2], fields[3], fields[4], fields[5].rstrip("\n")
+                if perms[3] != "s" or not path.startswith("/") or path.endswith(" (deleted)"):
+                    return None  # private (copy-on-write) or anonymous: the file is not the data
+                major, _, minor = dev.partition(":")
+                return start, end, int(offset, 16), path, os.makedev(int(major, 16), int(minor, 16)), int(inode)
+    except (OSError, ValueError):
         pass
+    return None
+
+
+class _FileRows:
+    """Rows of a memmap read with ``os.preadv`` from the file it maps, at the
+    offsets the mapping gives them (so views, strides and header offsets are
+    all honoured), without mapping any page into the process."""
+
+    def __init__(self, base: int, row_stride: int, row_bytes: int, path: str, device: int, inode: int):
+        self.base = base  # file offset of row 0
+        self.row_stride = row_stride
+        self.row_bytes = row_bytes
+        self.path = path
+        self.device = device
+        self.inode = inode
+
+    @classmethod
+    def of(cls, source: Any) -> "_FileRows | None":
+        """The reader for ``source``, or None when its rows must be read through the mapping."""
+        if not isinstance(source, np.ndarray) or source.ndim != 2 or not source.size:
+            return None
+        if isinstance(source, np.memmap) and source.mode == "c":
+            return None
+        handle = _mmap_of(source)
+        if handle is None:
+            return None
+        itemsize = source.dtype.itemsize
+        if source.shape[1] > 1 and source.strides[1] != itemsize:
+            return None  # not whole rows in the file (a column slice, a transpose)
+        address = source.__array_interface__["data"][0]
+        try:
+            region = _MAPPINGS.get(handle)
+            if region is None:
+                region = _file_mapping(address)
+                _MAPPINGS[handle] = region if region is not None else False
+        except TypeError:  # not weak-referenceable
+            region = _file_mapping(address)
+        if not region:
+            return None
+        start, end, offset, path, device, inode = region
+        stride, row_bytes = source.strides[0], source.shape[1] * itemsize
+        first = address + min(0, stride * (source.shape[0] - 1))
+        last = address + max(0, stride * (source.shape[0] - 1)) + row_bytes
+        if first < start or last > end:
+            return None
+        return cls(offset + address - start, stride, row_bytes, path, device, inode)
+
+    def read(self, rows: np.ndarray, dtype: Any) -> np.ndarray | None:
+        """Rows ``rows`` (increasing positions) as an array of ``dtype``; None if
+        the file is no longer the one mapped."""
+        out = np.empty((len(rows), self.row_bytes // np.dtype(dtype).itemsize), dtype=dtype)
+        if not len(rows):
+            return out
+        buffer = memoryview(out.reshape(-1).view(np.uint8))
+        # Adjacent rows of a C-ordered file are read in one call.
+        if self.row_stride == self.row_bytes and len(rows) > 1:
+            breaks = np.flatnonzero(np.diff(rows) != 1) + 1
+        else:
+            breaks = np.arange(1, len(rows))
+        starts = np.concatenate(([0], breaks))
+        stops = np.concatenate((breaks, [len(rows)]))
+        positions = (self.base + rows[starts].astype(np.int64) * self.row_stride).tolist()
+        size = self.row_bytes
+        try:
+            fd = os.open(self.path, os.O_RDONLY)
+        except OSError:
+            return None
+        try:
+            info = os.fstat(fd)
+            if (info.st_dev, info.st_ino) != (self.device, self.inode):
+                return None
+            preadv = os.preadv
+            for a, b, position in zip((starts * size).tolist(), (stops * size).tolist(), positions):
+                view = buffer[a:b]
+                got = preadv(fd, [view], position)
+                while got < len(view):  # a read may return less than asked (over 2 GiB)
+                    if got <= 0:
+                        return None
+                    view, position = view[got:], position + got
+                    got = preadv(fd, [view], position)
+        finally:
+            os.close(fd)
+        return out
 
 
 class HostRows:
@@ -106,14 +243,17 @@ class HostRows:
 
     ndim = 2
 
+    _UNSET = object()
+
     def __init__(self, source: Any, rows: np.ndarray | None = None, mean: Any = None,
-                 scale: Any = None, dtype: Any = np.float64):
+                 scale: Any = None, dtype: Any = np.float64, _file: Any = _UNSET):
         self.source = source
         self.rows = rows
         self.mean = mean
         self.scale = scale
         self.dtype = np.dtype(dtype)
-        self._unreleased = 0
+        # How rows are read: from the memmap's file, or (None) by indexing source.
+        self._file = _FileRows.of(source) if _file is HostRows._UNSET else _file
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -132,34 +272,44 @@ class HostRows:
         rows = np.asarray(rows, dtype=np.intp)
         if self.rows is not None:
             rows = self.rows[rows]
-        return HostRows(self.source, rows, self.mean, self.scale, self.dtype)
+        return HostRows(self.source, rows, self.mean, self.scale, self.dtype, self._file)
 
     def standardized(self, mean: Any, scale: Any, dtype: Any) -> "HostRows":
         """The same rows, read standardised by ``mean``/``scale`` and cast to ``dtype``."""
-        return HostRows(self.source, self.rows, mean, scale, dtype)
+        return HostRows(self.source, self.rows, mean, scale, dtype, self._file)
 
     # ----------------------------------------------------------- reading
     def _raw(self, key: Any) -> np.ndarray:
-        """Rows ``key`` (a slice or integer positions) of the view, as float64."""
-        if isinstance(key, slice) and self.rows is None:
-            block = np.asarray(self.source[key])
-        else:
-            positions = np.arange(len(self))[key] if isinstance(key, slice) else np.asarray(key)
-            src = positions if self.rows is None else self.rows[positions]
-            src = np.asarray(src, dtype=np.intp).ravel()
-            order = np.argsort(src, kind="stable")
-            ordered = src[order]
-            if len(ordered) and np.all(np.diff(ordered) == 1):
-                got = np.asarray(self.source[int(ordered[0]) : int(ordered[-1]) + 1])
-            else:
-                got = np.asarray(self.source[ordered])  # increasing indices: also h5py
-            block = np.empty_like(got)
-            block[order] = got
-        self._unreleased += block.nbytes
-        if self._unreleased > RELEASE_BYTES:
+        """Rows ``key`` (a slice or integer positions) of the view, as a new
+        float64 array, read in file order."""
+        if isinstance(key, slice) and self.rows is None and self._file is None:
+            block = np.array(self.source[key], dtype=np.float64)
             _release(self.source)
-            self._unreleased = 0
-        return np.asarray(block, dtype=np.float64)
+            return block
+        positions = np.arange(*key.indices(len(self))) if isinstance(key, slice) else np.asarray(key)
+        src = positions if self.rows is None else self.rows[positions]
+        src = np.asarray(src, dtype=np.intp).ravel()
+        n_source = self.source.shape[0]
+        src = np.where(src < 0, src + n_source, src)
+        order = np.argsort(src, kind="stable")
+        ordered = src[order]
+        got = None
+        if self._file is not None:
+            if len(ordered) and (ordered[0] < 0 or ordered[-1] >= n_source):
+                raise IndexError(f"row index out of range for {n_source} rows")
+            got = self._file.read(ordered, self.source.dtype)
+            if got is None:  # the file changed under the mapping: read the mapping
+                self._file = None
+        if got is None:
+            if len(ordered) and np.all(np.diff(ordered) == 1):
+                got = self.source[int(ordered[0]) : int(ordered[-1]) + 1]
+            else:
+                got = self.source[ordered]  # increasing indices: also h5py
+        block = np.empty((len(src), self.shape[1]), dtype=np.float64)
+        block[order] = got
+        if self._file is None:
+            _release(self.source)
+        return block
 
     def read(self, key: Any) -> np.ndarray:
         """Rows ``key`` standardised as at fit time and cast, C-contiguous."""
@@ -192,15 +342,9 @@ class HostRows:
     def max(self) -> float:
         return float(max(c.max() for c in self.chunks()))
 
-    def release(self) -> None:
-        """Drop the memmap pages read so far from this process."""
-        _release(self.source)
-        self._unreleased = 0
-
-    def __getstate__(self):
-        state = dict(self.__dict__)
-        state["_unreleased"] = 0
-        return state
+    def release(self) -> bool:
+        """Drop the memmap's pages from this process; whether there were any to drop."""
+        return _release(self.source)
 
 
 def check_streamed_array(X: Any, where: str, n_features: int | None = None,
@@ -303,7 +447,7 @@ class DeviceRows:
         if torch.is_tensor(key):
             key = key.cpu().numpy()
         if isinstance(key, slice):
-            key = np.arange(len(self))[key]
+            key = np.arange(*key.indices(len(self)))
         key = np.asarray(key, dtype=np.intp)
         if self.rows is not None:
             key = self.rows[key]
