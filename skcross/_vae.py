@@ -528,7 +528,7 @@ class CrossModalVAE(NeuralCrossModalEstimator):
     >>> from skcross.datasets import load_digit_halves
     >>> X, y = load_digit_halves()
     >>> X_train, X_test = train_test_split(X, train_size=400, test_size=100, random_state=0)
-    >>> vae = CrossModalVAE(n_components=8, max_epochs=3, random_state=0).fit(X_train)
+    >>> vae = CrossModalVAE(n_components=8, target="right", max_epochs=3, random_state=0).fit(X_train)
     >>> vae.predict_modality("right", "left", X_test.modality("left")).shape
     (100, 32)
     >>> vae.transform("left", X_test.modality("left")).shape
