@@ -332,8 +332,9 @@ class HarmonizedGPLVM(CrossModalEstimator):
 
     Attributes
     ----------
-    latent_ : ndarray of shape (n_samples, n_components_)
-        The learned shared latent points X of the training samples (float64).
+    latent_ : ndarray of shape (n_samples, q)
+        The learned shared latent points X of the training samples (float64);
+        q is ``n_components_``.
     n_components_ : int
         The latent dimension used: ``n_components``, or the one "auto" chose.
     max_iter_ : int
