@@ -406,7 +406,16 @@ def test_minvi_cuts_ml_single_modality_error_at_defaults():
         model = MinVIRBM(objective=objective, random_state=0).fit(Xtr)
         clf = LogisticRegression(max_iter=5000).fit(model.joint_transform(Xtr), ytr)
         single[objective] = np.mean([1 - clf.score(model.transform(c, Xte.modality(c)), yte) for c in range(2)])
-    assert single["minvi"] < single["ml"] - 0.02
+        if objective == "ml":  # ML is trained without mean-field: give its inference 20 updates to converge
+            model.set_params(n_mean_field=20)
+            single["ml_converged"] = np.mean(
+                [1 - clf.score(model.transform(c, Xte.modality(c)), yte) for c in range(2)]
+            )
+    # issue 15's bar at the defaults (ML's inference then has the default 3 updates) ...
+    assert single["minvi"] < 0.7 * single["ml"]
+    # ... and the fair comparison, ML's inference run to convergence (bench_minvi.py --seeds 0,1,2: a 29.8%
+    # cut on average; 20.7% for this seed, 0.213 against 0.269)
+    assert single["minvi"] < 0.85 * single["ml_converged"]
 
 
 def _exact_map_accuracy(model, X):
