@@ -33,8 +33,11 @@ __all__ = ["HarmonizedGPLVM"]
 _SIMILARITY_ENERGY = 1.0 - 1e-4
 #: Samples used to estimate the median heuristic (pairwise distances are O(n^2)).
 _MEDIAN_SAMPLES = 1000
-#: New samples embedded per chunk by ``transform`` (bounds the chunk x N distances).
+#: New samples embedded per chunk by ``transform`` (bounds the chunk x N distances):
+#: at most this many rows, and at most ``_TRANSFORM_BLOCK_BYTES`` of float64
+#: distances to the N training samples (2,048 rows x 100,000 samples was 1.5 GiB).
 _TRANSFORM_CHUNK = 2048
+_TRANSFORM_BLOCK_BYTES = 256 << 20
 #: Latent dimensions ``n_components="auto"`` tries (those below the number of
 #: fitting samples), chosen on held-out pairs; see the class Notes.
 AUTO_COMPONENTS = (5, 10)
@@ -929,8 +932,10 @@ class HarmonizedGPLVM(CrossModalEstimator):
         # Samples are independent problems, so chunks bound the memory of the
         # chunk x N distance matrix without changing any embedding.
         out = [np.empty((0, self.latent_.shape[1]))]
-        for start in range(0, len(X), _TRANSFORM_CHUNK):
-            rows = slice(start, start + _TRANSFORM_CHUNK)
+        n_train = max(1, len(self.train_features_[index]))
+        chunk = int(max(1, min(_TRANSFORM_CHUNK, _TRANSFORM_BLOCK_BYTES // (8 * n_train))))
+        for start in range(0, len(X), chunk):
+            rows = slice(start, start + chunk)
             F = X[rows]
             # one distance computation serves the start (the latent point of the
             # nearest training sample) and the similarity observation

@@ -482,3 +482,16 @@ def test_auto_choices_on_held_out_pairs():
     assert {q for q, _ in part.validation_scores_} == {3} and part.n_components_ == 3
     with pytest.raises(ValueError, match="max_iter"):
         HarmonizedGPLVM(max_iter="many").fit(X)
+
+
+def test_transform_chunks_bounded_by_memory_give_the_same_embeddings(small, monkeypatch):
+    """transform sizes its chunks so the chunk x N distance block stays under a byte
+    budget; samples are independent problems, so any chunk size gives the same rows."""
+    import skcross._gplvm as gplvm_module
+
+    X, y = small
+    model = HarmonizedGPLVM(n_components=3, max_iter=5, max_iter_transform=5, random_state=0).fit(X, y)
+    full = model.transform(1, X.modality(1))
+    # a budget of 7 rows of distances to the 60 training samples
+    monkeypatch.setattr(gplvm_module, "_TRANSFORM_BLOCK_BYTES", 7 * 8 * 60)
+    np.testing.assert_allclose(model.transform(1, X.modality(1)), full, rtol=1e-4, atol=1e-5)
