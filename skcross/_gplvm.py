@@ -612,15 +612,12 @@ class HarmonizedGPLVM(CrossModalEstimator):
         scores = {}
         for q in q_options:
             trial = type(self)(**{**self.get_params(deep=False), "n_components": q, "verbose": 0})
-            trial._checkpoints = {k: None for k in iterations}
-            trial._fit_latent(
-                [F[fit_rows] for F in features], None if labels is None else labels[fit_rows], q, max(iterations)
+            # one run to the largest count scores every smaller one from its iterates
+            iterates = trial._fit_latent(
+                [F[fit_rows] for F in features], None if labels is None else labels[fit_rows], q, max(iterations),
+                checkpoints=iterations,
             )
-            for k, z in trial._checkpoints.items():
-                if z is None:  # L-BFGS converged before k iterations: k gives the final model
-                    z = trial._checkpoints.get("final")
-                if k == "final" or z is None:
-                    continue
+            for k, z in iterates.items():
                 trial._set_parameters(z, len(fit_rows), q)
                 emb = [torch.as_tensor(trial._transform(c, F[held])) for c, F in enumerate(features)]
                 scores[(q, k)] = paired_retrieval_score(emb)
@@ -628,8 +625,15 @@ class HarmonizedGPLVM(CrossModalEstimator):
         # the best; ties: the smaller, then the less trained (cheaper, smoother) model
         return max(scores, key=lambda qk: (scores[qk], -qk[0], -qk[1]))
 
-    def _fit_latent(self, features: list, labels: np.ndarray | None, q: int, max_iter: int) -> None:
-        """Fit the model of latent dimension ``q`` to standardised ``features``."""
+    def _fit_latent(
+        self, features: list, labels: np.ndarray | None, q: int, max_iter: int, checkpoints: Sequence[int] = ()
+    ) -> dict[int, np.ndarray]:
+        """Fit the model of latent dimension ``q`` to standardised ``features``.
+
+        Returns the packed parameters (for :meth:`_set_parameters`) after each
+        iteration count in ``checkpoints``; a count L-BFGS did not reach gets
+        the final parameters.
+        """
         n = features[0].shape[0]
         C = len(features)
         device = self._device()
@@ -687,7 +691,7 @@ class HarmonizedGPLVM(CrossModalEstimator):
             n=n,
             harmonization_scale=1.0 if active is None else _harmonization_scale(self.prior, n, len(active)),
         )
-        X_opt, theta_opt, info = self._optimize(X0, theta0, prob, device, max_iter)
+        X_opt, theta_opt, info = self._optimize(X0, theta0, prob, device, max_iter, checkpoints)
         self.latent_ = X_opt
         self.log_kernel_params_ = theta_opt
         self.kernel_params_ = [
@@ -699,6 +703,7 @@ class HarmonizedGPLVM(CrossModalEstimator):
         self.objective_terms_ = info["terms"]
         self.n_iter_ = info["n_iter"]
         self.predictive_factors_ = [self._predictive_factors(c, device) for c in range(C)]
+        return info["iterates"]
 
     def _set_parameters(self, z: np.ndarray, n: int, q: int) -> None:
         """Load packed training parameters ``z`` (an L-BFGS iterate) as the fitted model."""
@@ -788,7 +793,10 @@ class HarmonizedGPLVM(CrossModalEstimator):
             self.observations_.append(Z)
             self.n_observed_.append(S.shape[1])
 
-    def _optimize(self, X0: np.ndarray, theta0: np.ndarray, prob: _Problem, device, max_iter: int):
+    def _optimize(
+        self, X0: np.ndarray, theta0: np.ndarray, prob: _Problem, device, max_iter: int,
+        checkpoints: Sequence[int] = (),
+    ):
         n, q = X0.shape
         C = theta0.shape[0]
         name = type(self).__name__
@@ -823,12 +831,12 @@ class HarmonizedGPLVM(CrossModalEstimator):
 
         ticks = self._progress(range(max_iter), total=max_iter, desc=name)
         tick = iter(ticks)
-        checkpoints = getattr(self, "_checkpoints", None)
+        iterates = {k: None for k in checkpoints}
 
         def callback(zk):
             state["iter"] += 1
-            if checkpoints is not None and state["iter"] in checkpoints:
-                checkpoints[state["iter"]] = np.array(zk, copy=True)
+            if state["iter"] in iterates:
+                iterates[state["iter"]] = np.array(zk, copy=True)
             next(tick, None)
 
         z0 = np.concatenate([X0.ravel(), theta0.ravel()])
@@ -847,15 +855,15 @@ class HarmonizedGPLVM(CrossModalEstimator):
             if state["best"] is None:  # nothing evaluated yet: nothing to keep
                 raise KeyboardInterrupt
             z = state["best"]  # the best parameters so far
-        if checkpoints is not None:
-            checkpoints["final"] = np.array(z, copy=True)
+        # counts not reached (L-BFGS converged or was interrupted) are the final model
+        iterates = {k: z if zk is None else zk for k, zk in iterates.items()}
         with torch.no_grad():
             X, th = unpack(torch.as_tensor(z, dtype=torch.float64, device=device))
             f = _objective(X, th, prob)
         terms = {k: float(v) for k, v in prob.terms.items()}
         return (
             X.cpu().numpy().copy(), th.cpu().numpy().copy(),
-            {"objective": float(f), "terms": terms, "n_iter": state["iter"]},
+            {"objective": float(f), "terms": terms, "n_iter": state["iter"], "iterates": iterates},
         )
 
     # ------------------------------------------------------------ inference

@@ -136,6 +136,7 @@ def _encode(
     types: Sequence[str],
     vs: Sequence[torch.Tensor | None],
     n_iter: int,
+    predictions: bool = True,
 ) -> tuple[torch.Tensor, dict, dict]:
     """Infer the joint representation and every missing modality (``vs[c] is None``).
 
@@ -145,7 +146,11 @@ def _encode(
 
     Returns the hidden activations (after a last bottom-up pass, so they are
     consistent with the returned predictions), and the logits and means of the
-    missing modalities.
+    missing modalities; with ``predictions=False`` the two dicts are empty. The
+    updates are the same either way (the hidden units depend on the predicted
+    missing visibles); only the last predictions are not kept, which saves
+    ``n_samples x n_features`` per missing modality to callers after the
+    embedding alone.
     """
     n = next(v.shape[0] for v in vs if v is not None)
     missing = [c for c, v in enumerate(vs) if v is None]
@@ -168,8 +173,11 @@ def _encode(
     for _ in range(n_iter):
         h = up()
         for c in missing:
-            logits[c], means[c] = _path_down(p, c, h, types[c])
-            tops[c] = _path_up(p["paths"][c], means[c])
+            logit, mean = _path_down(p, c, h, types[c])
+            tops[c] = _path_up(p["paths"][c], mean)
+            if predictions:
+                logits[c], means[c] = logit, mean
+            del logit, mean  # else the previous prediction lives on through the next one's computation
     return up(), logits, means
 
 
@@ -824,12 +832,16 @@ class MinVIRBM(CrossModalEstimator):
         }
 
     # ------------------------------------------------------------- inference
-    def _infer(self, given: list) -> tuple[np.ndarray, dict]:
-        """Encode validated, standardised arrays (``None`` = missing) on the device."""
+    def _infer(self, given: list, predictions: bool = True) -> tuple[np.ndarray, dict]:
+        """Encode validated, standardised arrays (``None`` = missing) on the device.
+
+        Returns the joint representation and the mean-field prediction of each
+        missing modality; ``predictions=False`` leaves the second dict empty.
+        """
         n = next(X.shape[0] for X in given if X is not None)
         if n > _INFER_ROWS and any(sp.issparse(X) or isinstance(X, HostRows) for X in given):
             parts = [
-                self._infer([None if X is None else X[s : s + _INFER_ROWS] for X in given])
+                self._infer([None if X is None else X[s : s + _INFER_ROWS] for X in given], predictions)
                 for s in range(0, n, _INFER_ROWS)
             ]
             means = {c: np.concatenate([part[1][c] for part in parts]) for c in parts[0][1]}
@@ -838,13 +850,13 @@ class MinVIRBM(CrossModalEstimator):
         p = self._params(device)
         vs = [None if X is None else as_tensor(X, device) for X in given]
         with torch.no_grad():
-            h, _, means = _encode(p, self.visible_types_, vs, self.n_mean_field)
+            h, _, means = _encode(p, self.visible_types_, vs, self.n_mean_field, predictions)
         return to_numpy(h).astype(np.float32), {c: to_numpy(m) for c, m in means.items()}
 
     def _transform(self, index: int, X: Any) -> np.ndarray:
         """Joint representation from one modality, every other one missing (Eq. 8)."""
         given = [X if c == index else None for c in range(self.n_modalities_)]
-        return self._infer(given)[0]
+        return self._infer(given, predictions=False)[0]
 
     def joint_transform(self, X: Any) -> np.ndarray:
         """Joint representation of samples with every modality present (Eq. 6 / Eq. 12).

@@ -484,6 +484,26 @@ def test_auto_choices_on_held_out_pairs():
         HarmonizedGPLVM(max_iter="many").fit(X)
 
 
+def test_fit_returns_the_iterates_the_auto_selection_scores(small):
+    """The auto selection scores every iteration count from one run's iterates,
+    returned by the fit itself: nothing is left on the estimator."""
+    X, _ = small
+    common = dict(n_components=3, n_active=15, max_iter_transform=5, random_state=0)
+    model = HarmonizedGPLVM(max_iter=20, **common).fit(X)
+    final = np.concatenate([model.latent_.ravel(), model.log_kernel_params_.ravel()])
+    iterates = model._fit_latent(model.train_features_, None, 3, 20, checkpoints=(5, 500))
+    assert set(iterates) == {5, 500}
+    np.testing.assert_array_equal(iterates[500], final)  # not reached: the final model
+    assert model._fit_latent(model.train_features_, None, 3, 20) == {}
+    # the iterate after 5 iterations is the model trained for 5
+    five = HarmonizedGPLVM(max_iter=5, **common).fit(X)
+    model._set_parameters(iterates[5], 60, 3)
+    np.testing.assert_allclose(model.latent_, five.latent_)
+    np.testing.assert_allclose(model.transform(0, X.modality(0)), five.transform(0, X.modality(0)), rtol=1e-6)
+    auto = HarmonizedGPLVM(n_active=15, max_iter_transform=5, random_state=0).fit(X)
+    assert not any("checkpoint" in name for name in vars(auto))
+
+
 def test_transform_chunks_bounded_by_memory_give_the_same_embeddings(small, monkeypatch):
     """transform sizes its chunks so the chunk x N distance block stays under a byte
     budget; samples are independent problems, so any chunk size gives the same rows."""

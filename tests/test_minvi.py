@@ -11,10 +11,15 @@ from conftest import gpu
 from scipy.special import expit, logsumexp
 from sklearn.base import clone
 
+import scipy.sparse as sp
+
+from skcross import _minvi
 from skcross._minvi import (
     MinVIRBM,
     _free_energy,
     _hidden_input,
+    _path_down,
+    _path_up,
     _visible_logits,
 )
 
@@ -166,6 +171,64 @@ def test_joint_transform_is_eq6():
     # transform(X_multi) keeps the package-wide contract: per-modality embeddings
     emb = model.transform(X)
     np.testing.assert_allclose(emb.modality(0), model.transform(0, X[0]))
+
+
+def _reference_embedding(model, index, X):
+    """The mean-field embedding as computed before ``transform`` stopped keeping the
+    predictions: the same updates, written out independently of ``_encode``."""
+    p = _model_params(model)
+    given = [torch.as_tensor(X, dtype=torch.float32) if c == index else None for c in range(model.n_modalities_)]
+    missing = [c for c, v in enumerate(given) if v is None]
+    n = X.shape[0]
+    tops = []
+    for c, v in enumerate(given):
+        if v is None:
+            d = p["paths"][c][0][0].shape[0] if p["paths"][c] else p["W"][c].shape[0]
+            v = torch.zeros((n, d))
+        tops.append(_path_up(p["paths"][c], v))
+    observed = _hidden_input(p, [None if v is None else t for v, t in zip(given, tops)])
+
+    def up():
+        z = observed
+        for c in missing:
+            z = z + tops[c] @ p["W"][c]
+        return torch.sigmoid(z)
+
+    with torch.no_grad():
+        for _ in range(model.n_mean_field):
+            h = up()
+            for c in missing:
+                _, mean = _path_down(p, c, h, model.visible_types_[c])
+                tops[c] = _path_up(p["paths"][c], mean)
+        return up().numpy().astype(np.float32)
+
+
+@pytest.mark.parametrize("deep", [False, True])
+def test_transform_is_bit_identical_to_the_mean_field_with_predictions(deep, monkeypatch):
+    # transform skips keeping the missing modalities' predictions; the embedding
+    # must not move by a single bit
+    rng = np.random.RandomState(0)
+    z = rng.randn(90, 2)
+    X = [z @ rng.randn(2, 6) + 0.1 * rng.randn(90, 6), (z @ rng.randn(2, 5) > 0).astype(float)]
+    model = MinVIRBM(
+        n_components=7, hidden_layer_sizes=[[4], [3]] if deep else (), max_epochs=3, n_mean_field=4,
+        early_stopping=False, random_state=0, device="cpu",
+    ).fit(X)
+    for index in (0, 1):
+        _, Xs = model._check_modality(index, X[index])
+        expected = _reference_embedding(model, index, Xs)
+        h, means = model._infer([Xs if c == index else None for c in range(2)])
+        assert list(means) == [1 - index]
+        np.testing.assert_array_equal(h, expected)
+        np.testing.assert_array_equal(model.transform(index, X[index]), expected)
+    # the chunked path (sparse input stays sparse for the binary modality); a matrix
+    # product's last bit can depend on the number of rows, so the reference is chunked too
+    monkeypatch.setattr(_minvi, "_INFER_ROWS", 16)
+    expected = np.concatenate([_reference_embedding(model, 1, X[1][s : s + 16]) for s in range(0, 90, 16)])
+    np.testing.assert_array_equal(model.transform(1, sp.csr_matrix(X[1])), expected)
+    h, means = model._infer([None, sp.csr_matrix(X[1])])
+    np.testing.assert_array_equal(h, expected)
+    assert means[0].shape == X[0].shape
 
 
 # ----------------------------------------------------------------- training

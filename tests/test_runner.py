@@ -160,6 +160,22 @@ def test_every_exported_estimator_runs_in_smoke_mode(tmp_path):
         assert getattr(skcross, METHODS[r.key].estimator)
 
 
+def test_full_budget_lets_early_stopping_decide_the_epochs():
+    # a max_epochs below the estimator's own ceiling undertrained MinVIRBM (50 epochs)
+    checked = []
+    for key, spec in METHODS.items():
+        if not (isinstance(spec.estimator, str) and spec.available()):
+            continue
+        est = spec.build("full", 0)
+        default = type(est)().get_params()
+        if default.get("early_stopping"):
+            assert est.early_stopping, key
+            assert est.max_epochs >= default["max_epochs"], key
+            checked.append(spec.estimator)
+    assert {"MinVIRBM", "SDML", "DSCMR", "CrossModalVAE"} <= set(checked)
+    assert METHODS["minvi"].fixed("quick")["max_epochs"] == 5  # the quick budget stays quick
+
+
 def test_reuse_assembles_a_run_from_cached_rows(tmp_path, monkeypatch):
     argv = ["--datasets", "digits", "--methods", "cca,labelspace", "--smoke", "--max-samples", "200",
             "--out", str(tmp_path), "--no-figures"]
