@@ -106,3 +106,34 @@ def test_bad_names_are_refused(bench):
         bench.run(["--methods", "SVM"])
     with pytest.raises(ValueError, match="name must be one of"):
         bench.load_dataset("nope")
+
+
+@pytest.fixture(scope="module")
+def spread(bench):
+    spec = importlib.util.spec_from_file_location("bench_seed_spread", ROOT / "benchmarks" / "bench_seed_spread.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_seed_spread_verdicts(spread):
+    assert spread.verdict([0.5, 0.6], 0.4) == "beats"
+    assert spread.verdict([0.5, 0.6], 0.7) == "loses"
+    assert spread.verdict([0.5, 0.6], 0.55) == "within the seed spread"
+    assert spread.verdict([0.5, 0.6], 0.5) == "within the seed spread"  # equal to the worst seed: not beaten
+
+
+def test_seed_spread_table(spread, capsys):
+    args = ["--cells", "MinVIRBM@synthetic-easy,SDML@synthetic-easy", "--seeds", "2", "--smoke", "--max-samples", "100"]
+    assert spread.main(args) == 0
+    out = capsys.readouterr().out
+    rows = [line for line in out.splitlines() if line.startswith("| MinVIRBM") or line.startswith("| SDML")]
+    # MinVIRBM must beat CCA; SDML the label-space baseline and CCA: one row per baseline.
+    assert [r.split("|")[3].split()[0] for r in rows] == ["CCA", "Label", "CCA"]
+    for row in rows:
+        cells = [c.strip() for c in row.strip("|").split("|")]
+        mean, sd, lo, hi = map(float, cells[3:7])
+        assert 0.0 < lo <= mean <= hi <= 1.0 and sd >= 0.0
+        base = float(cells[2].split()[-1])
+        assert cells[7] == spread.verdict([lo, hi], base)
+    assert "smoke settings" in out
