@@ -21,10 +21,12 @@ class PerModality(OutputMixin, TransformerMixin, BaseEstimator, auto_wrap_output
 
     Parameters
     ----------
-    transformers : list or dict
-        One transformer per modality, in order (list) or by modality name (dict).
-        ``"passthrough"`` or ``None`` leaves a modality as it is. A single
-        transformer given as a list of one is *not* broadcast: be explicit.
+    transformers : transformer, list or dict
+        One transformer for every modality (a clone is fitted to each, as in
+        ``PerModality(StandardScaler())``), one transformer per modality in
+        order (list) or by modality name (dict). ``"passthrough"`` or ``None``
+        leaves a modality as it is. A list of one is *not* broadcast (it is a
+        list for one modality).
 
     Attributes
     ----------
@@ -54,6 +56,9 @@ class PerModality(OutputMixin, TransformerMixin, BaseEstimator, auto_wrap_output
     >>> Xt = PerModality({"image": StandardScaler(), "text": "passthrough"}).fit_transform(X)
     >>> Xt.modality("image").mean(axis=0)
     array([0., 0.])
+    >>> scaled = PerModality(StandardScaler()).fit_transform(X)   # one clone per modality
+    >>> [t.n_features_in_ for t in PerModality(StandardScaler()).fit(X).transformers_]
+    [2, 4]
     >>> prep = PerModality({"image": StandardScaler()}).set_output(transform="pandas")
     >>> prep.fit_transform(X).modality("image").columns.tolist()
     ['x0', 'x1']
@@ -75,10 +80,12 @@ class PerModality(OutputMixin, TransformerMixin, BaseEstimator, auto_wrap_output
                 )
             spec = {str(k): v for k, v in spec.items()}
             return [spec.get(n, "passthrough") for n in names]
+        if hasattr(spec, "fit") and hasattr(spec, "transform"):
+            return [spec] * len(names)  # fit_transform fits a clone per modality
         if not isinstance(spec, (list, tuple)):
             raise TypeError(
-                "PerModality(transformers) takes a list (one per modality) or a dict "
-                f"{{modality name: transformer}}, got {type(spec).__name__}."
+                "PerModality(transformers) takes a transformer (for every modality), a list "
+                f"(one per modality) or a dict {{modality name: transformer}}, got {type(spec).__name__}."
             )
         if len(spec) != len(names):
             raise ValueError(

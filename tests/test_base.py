@@ -153,8 +153,21 @@ def test_per_modality_errors(data):
         PerModality([StandardScaler()]).fit(X)
     with pytest.raises(ValueError, match="unknown modalities \\['video'\\]"):
         PerModality({"video": StandardScaler()}).fit(X)
-    with pytest.raises(TypeError, match="list"):
-        PerModality(StandardScaler()).fit(X)
+    with pytest.raises(TypeError, match="a transformer \\(for every modality\\), a list"):
+        PerModality("scale").fit(X)
+
+
+def test_per_modality_broadcasts_one_transformer(data):
+    """PerModality(StandardScaler()) fits an independent clone to every modality."""
+    X, _ = data
+    template = StandardScaler()
+    prep = PerModality(template).fit(X)
+    assert len(prep.transformers_) == X.n_modalities
+    assert len({id(t) for t in prep.transformers_}) == X.n_modalities and template not in prep.transformers_
+    assert not hasattr(template, "mean_")  # the template itself stays unfitted
+    explicit = PerModality([StandardScaler() for _ in range(X.n_modalities)]).fit_transform(X)
+    for a, b in zip(prep.transform(X).modalities(), explicit.modalities()):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_per_modality_routes_fit_params(data):

@@ -584,6 +584,26 @@ def test_scorers_and_gridsearch_pick_better_alpha():
     assert set(gs.cv_results_) >= {"mean_test_map_left_to_right", "mean_test_map_right_to_left", "mean_test_map_mean"}
 
 
+def test_scorer_scores_a_fitted_search_and_nested_cross_validation():
+    from _toy import ToyLabelProjection
+    from sklearn.model_selection import GridSearchCV, cross_val_score
+
+    from skcross.datasets import make_multimodal_classification
+
+    X, y = make_multimodal_classification(n_samples=120, random_state=1)
+    scorer = make_map_scorer(mean=True)
+    search = GridSearchCV(ToyLabelProjection(), {"alpha": [1e5, 1e-3]}, scoring=scorer, cv=3).fit(X, y)
+    # a fitted search is scored through its refitted best estimator
+    assert scorer(search, X, y) == scorer(search.best_estimator_, X, y)
+    # nested cross-validation: the outer loop scores each fitted inner search
+    outer = cross_val_score(GridSearchCV(ToyLabelProjection(), {"alpha": [1e5, 1e-3]}, scoring=scorer, cv=2),
+                            X, y, scoring=scorer, cv=2, error_score="raise")
+    assert outer.shape == (2,) and np.all((outer > 0) & (outer <= 1))
+    unfitted = GridSearchCV(ToyLabelProjection(), {"alpha": [1.0]})
+    with pytest.raises(TypeError, match="not a skcross estimator"):
+        scorer(unfitted, X, y)
+
+
 def test_scorer_agrees_with_metric_and_pipeline():
     from _toy import ToyLabelProjection
     from sklearn.pipeline import Pipeline

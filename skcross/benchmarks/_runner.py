@@ -31,6 +31,7 @@ import warnings
 from dataclasses import dataclass, field
 from itertools import combinations
 from pathlib import Path
+from numbers import Integral, Real
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -39,6 +40,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, StratifiedKFold, StratifiedShuffleSplit, train_test_split
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
+from sklearn.utils._param_validation import Interval
 
 import skcross
 from skcross import MultiModal, PerModality
@@ -128,7 +130,15 @@ class LabelSpaceBaseline(CrossModalEstimator):
 
     Each modality gets its own multinomial ``LogisticRegression``; an item is
     represented by its vector of class probabilities and items are ranked by
-    cosine similarity of these vectors. Single-label data only.
+    cosine similarity of these vectors. Single-label data only; the modalities
+    need not be paired.
+
+    It is the bar the supervised estimators are measured against
+    (``benchmarks/bench_defaults.py``): on small, many-class or
+    high-dimensional data it retrieves better than SDML and DSCMR at their
+    defaults (see the README's "Out of the box" table), so it is worth fitting
+    on your own data before a deep model. Standardise the modalities first
+    (``PerModality(StandardScaler())``) and choose ``C`` by cross-validation.
 
     Parameters
     ----------
@@ -141,11 +151,33 @@ class LabelSpaceBaseline(CrossModalEstimator):
     ----------
     classifiers_ : list of LogisticRegression
         One fitted classifier per modality.
+
+    Examples
+    --------
+    >>> from sklearn.model_selection import GridSearchCV
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn.preprocessing import StandardScaler
+    >>> from skcross import PerModality
+    >>> from skcross.benchmarks import LabelSpaceBaseline
+    >>> from skcross.datasets import make_multimodal_classification
+    >>> from skcross.metrics import make_map_scorer
+    >>> X, y = make_multimodal_classification(n_samples=200, n_classes=4, random_state=0)
+    >>> search = GridSearchCV(
+    ...     make_pipeline(PerModality(StandardScaler()), LabelSpaceBaseline()),
+    ...     {"labelspacebaseline__C": [0.01, 0.1, 1.0, 10.0]},
+    ...     scoring=make_map_scorer(mean=True), cv=3,
+    ... ).fit(X, y)
+    >>> search.best_estimator_.transform(X).modality(0).shape   # class probabilities
+    (200, 4)
     """
 
     _requires_pairs = False
     _min_modalities = 1
     _input_dtype = np.float64
+    _parameter_constraints: dict = {
+        "C": [Interval(Real, 0, None, closed="neither")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+    }
 
     def __init__(self, C: float = 1.0, max_iter: int = 1000):
         self.C = C

@@ -14,9 +14,16 @@ __all__ = ["make_map_scorer", "map_scorers", "cross_modal_map", "make_retrieval_
 
 
 def _final_estimator_and_embeddings(estimator: Any, X: Any):
-    """Embed every modality of X; a Pipeline's earlier steps transform X first."""
+    """Embed every modality of X; a Pipeline's earlier steps transform X first.
+
+    A fitted search (GridSearchCV, RandomizedSearchCV, ...) is scored through
+    its refitted ``best_estimator_``, so that nested cross-validation
+    (``cross_val_score(GridSearchCV(...), scoring=make_map_scorer())``) works.
+    """
     from sklearn.pipeline import Pipeline
 
+    while not hasattr(estimator, "embed") and hasattr(estimator, "best_estimator_"):
+        estimator = estimator.best_estimator_
     if isinstance(estimator, Pipeline):
         Xt = estimator[:-1].transform(X) if len(estimator) > 1 else X
         estimator = estimator[-1]
