@@ -6,7 +6,7 @@ PIP := $(PY) -m pip
 TORCH_VERSION ?= 2.13.0
 STAMP := $(VENV)/.installed
 
-.PHONY: venv install install-test demo test bench docs clean gpu-check
+.PHONY: venv install install-test demo test bench docs clean gpu-check gpu-suite
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -33,6 +33,11 @@ test: install-test
 gpu-check: install-test
 	$(PY) -m pytest -q -m gpu
 	$(PY) benchmarks/bench_gpu.py
+
+# On a CUDA machine: the whole non-slow suite with device="auto" resolving to
+# CUDA, one line per failure (-rf) kept in gpu-suite.txt. Several minutes.
+gpu-suite: install-test
+	OMP_NUM_THREADS=2 $(PY) -m pytest -q -m "not slow" -rf -p no:cacheprovider 2>&1 | tee gpu-suite.txt
 
 bench: install
 	$(PY) benchmarks/bench_metrics.py
