@@ -482,7 +482,7 @@ class DSCMR(NeuralCrossModalEstimator):
                 optimizer__betas=tuple(float(b) for b in self.betas),
             )
 
-        self.net_, self.best_epoch_, self.weight_decay_ = self._train_selecting(build, dataset)
+        self.net_, self.best_epoch_, self.weight_decay_, _ = self._train_selecting(build, dataset)
         self.n_iter_ = len(self.net_.history)
 
     def _transform(self, index: int, X: Any) -> np.ndarray:

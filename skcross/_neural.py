@@ -380,24 +380,30 @@ class NeuralCrossModalEstimator(CrossModalEstimator):
         return list(AUTO_WEIGHT_DECAYS) if self.early_stopping else [0.0]
 
     def _train_selecting(
-        self, build: Callable[[float], Any], dataset: TensorDataset, *offsets: int
-    ) -> tuple[Any, int, float]:
-        """Train ``build(weight_decay)`` for each candidate penalty and keep the
-        net with the best validation score.
+        self, build: Callable[[Any], Any], dataset: TensorDataset, candidates: Any = None, *offsets: int
+    ) -> tuple[Any, int, Any, list[float]]:
+        """Train ``build(candidate)`` for each candidate and keep the net with
+        the best validation score.
 
-        Every candidate starts from the same initial weights and sees the
-        batches in the same order, so they differ by the penalty only.
-        Returns ``(net, best_epoch, weight_decay)``.
+        ``candidates`` defaults to the weight decays of
+        :meth:`_weight_decay_candidates`; a method may pass its own (the VAE's
+        target modalities). Every candidate starts from the same initial
+        weights and sees the batches in the same order, so they differ by the
+        candidate only. Returns ``(net, best_epoch, candidate, scores)``, with
+        each candidate's best validation score (-inf without one) in order;
+        ties keep the first candidate.
         """
-        best = None
-        for weight_decay in self._weight_decay_candidates():
+        if candidates is None:
+            candidates = self._weight_decay_candidates()
+        best, values = None, []
+        for candidate in candidates:
             dataset.generator.manual_seed(self._seed("shuffle", *offsets))
-            net, epoch = self._train_net(build(weight_decay), dataset, *offsets)
+            net, epoch = self._train_net(build(candidate), dataset, *offsets)
             scores = [row[VALID_SCORE] for row in net.history if VALID_SCORE in row]
-            score = max(scores) if scores else -np.inf
-            if best is None or score > best[0]:
-                best = (score, net, epoch, weight_decay)
-        return best[1], best[2], best[3]
+            values.append(max(scores) if scores else -np.inf)
+            if best is None or values[-1] > best[0]:
+                best = (values[-1], net, epoch, candidate)
+        return best[1], best[2], best[3], values
 
     def _dataset(self, X: Any, Y: Any, rows: np.ndarray | None = None, *offsets: int) -> TensorDataset:
         """Rows of ``X`` (dict or array) and ``Y`` as a :class:`TensorDataset` on

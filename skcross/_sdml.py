@@ -197,7 +197,7 @@ def _fit_network(
 
     if estimator.verbose:
         print(f"SDML: training {label} on {X.shape[0]} samples", flush=True)
-    return estimator._train_selecting(build, dataset, position)
+    return estimator._train_selecting(build, dataset, None, position)[:3]
 
 
 class SDML(NeuralCrossModalEstimator):

@@ -27,7 +27,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from torch import nn
 from torch.nn import functional as F
 
-from ._neural import VALID_SCORE, NeuralCrossModalEstimator, batched_apply, inference_module, paired_retrieval_score
+from ._neural import NeuralCrossModalEstimator, batched_apply, inference_module, paired_retrieval_score
 from ._validation import FitData, check_layer_sizes, resolve_modality
 
 __all__ = ["CrossModalVAE", "gaussian_kl"]
@@ -698,12 +698,9 @@ class CrossModalVAE(NeuralCrossModalEstimator):
             else:
                 score = _validation_objective(held, self._seed("sample", 1))
         dataset = self._dataset(X, None, train)
-        best = None
-        self.target_scores_ = {}
-        for t in targets:
-            # every candidate target sees the same initial seed and batch order
-            dataset.generator.manual_seed(self._seed("shuffle"))
-            net = self._make_net(
+
+        def build(t: int):
+            return self._make_net(
                 _CrossModalVAENet,
                 _CrossModalVAEModule,
                 dataset,
@@ -722,13 +719,9 @@ class CrossModalVAE(NeuralCrossModalEstimator):
                 kl_warmup=int(self.kl_warmup),
                 align_target=bool(self.align_target),
             )
-            net, epoch = self._train_net(net, dataset)
-            scores = [row[VALID_SCORE] for row in net.history if VALID_SCORE in row]
-            value = max(scores) if scores else -np.inf
-            self.target_scores_[data.names[t]] = float(value)
-            if best is None or value > best[0]:
-                best = (value, t, net, epoch)
-        _, self.target_index_, self.net_, self.best_epoch_ = best
+
+        self.net_, self.best_epoch_, self.target_index_, values = self._train_selecting(build, dataset, targets)
+        self.target_scores_ = {data.names[t]: float(v) for t, v in zip(targets, values)}
         self.n_iter_ = len(self.net_.history)
 
     # ------------------------------------------------------------ inference
