@@ -5,7 +5,10 @@ its ``get_loss``) and, for early stopping, a validation score. Everything else
 lives here, once:
 
 - the validation split: one policy, stratified by class when labels allow,
-  carved from the training data only (``validation_fraction``);
+  carved from the training data only: one hold-out part
+  (``validation_fraction``) or, on small data, k folds whose averaged
+  validation curves choose the epoch count before a refit on every
+  training row (``validation_folds``);
 - early stopping on the validation score with a patience
   (``n_iter_no_change``) and the best epoch restored: skorch's
   ``EarlyStopping(load_best=True)``;
@@ -28,16 +31,18 @@ from __future__ import annotations
 
 import copy
 import math
+from numbers import Integral
 from typing import Any, Callable
 
 import numpy as np
 import scipy.sparse as sp
 import torch
+from sklearn.utils._param_validation import Interval, StrOptions
 from skorch.callbacks import Callback, EarlyStopping, ProgressBar
 from skorch.utils import noop
 
 from ._streaming import HostRows
-from ._validation import holdout_split
+from ._validation import holdout_split, kfold_splits
 from .base import COMMON_CONSTRAINTS, TRAINING_CONSTRAINTS, CrossModalEstimator, check_finite_loss
 
 __all__ = [
@@ -58,6 +63,14 @@ VALID_SCORE = "valid_score"
 # none, and one strong enough for high-dimensional inputs with few samples per
 # class (bag-of-words), where an unpenalised network overfits in an epoch or two.
 AUTO_WEIGHT_DECAYS = (0.0, 0.1)
+# validation_folds="auto": below this many training samples a 10% hold-out part
+# is under 100 samples, and its mAP ranks epochs and candidates by noise (on
+# subsets of 60 to 1,000 samples the kept epoch lost 0.02 to 0.2 mAP to the one
+# 3-fold cross-validation chose; see the fitting guide). There, AUTO_FOLDS folds
+# choose, and the network is refitted on every training sample; larger data
+# keep the single hold-out split, which costs a third as much.
+AUTO_FOLDS_MAX_SAMPLES = 1000
+AUTO_FOLDS = 3
 # Held-out rows scored each epoch at most (evenly spaced over the held-out
 # rows): the score functions compare every held-out sample with every other.
 MAX_VALIDATION_ROWS = 10_000
@@ -179,8 +192,9 @@ class TensorDataset(torch.utils.data.Dataset):
 class TensorBatches:
     """Mini-batches of a :class:`TensorDataset`, reshuffled each epoch by its generator.
 
-    Every sample is used once per epoch; with ``drop_last`` a last partial
-    batch is dropped unless it is the only one.
+    Every sample is used once per epoch, in ``ceil(n / batch_size)`` batches
+    of equal size (give or take one); with ``drop_last``, ``n // batch_size``
+    full batches instead and the rest dropped, unless that leaves none.
     """
 
     def __init__(self, dataset: TensorDataset, batch_size: int, shuffle: bool = False, drop_last: bool = False):
@@ -196,9 +210,16 @@ class TensorBatches:
     def __iter__(self):
         ds, n = self.dataset, len(self.dataset)
         order = torch.randperm(n, generator=ds.generator) if self.shuffle else torch.arange(n)
-        stop = len(self) * self.batch_size
-        for start in range(0, min(n, stop), self.batch_size):
-            yield ds.batch(order[start : start + self.batch_size])
+        if self.drop_last:
+            for start in range(0, len(self) * self.batch_size, self.batch_size):
+                yield ds.batch(order[start : start + self.batch_size])
+        else:
+            # Equal batches (sizes differ by one at most), not full ones and a
+            # remainder: Adam's step has the same size whatever the batch, so a
+            # last batch of 10 of 110 samples would move the weights as far as a
+            # full one on a tenth of the evidence.
+            for rows in torch.tensor_split(order, len(self)):
+                yield ds.batch(rows)
 
 
 @torch.no_grad()
@@ -271,6 +292,22 @@ def inference_module(net: Any, device: torch.device) -> torch.nn.Module:
     return module.eval()
 
 
+def _validation_curve(net: Any) -> list[float]:
+    """The validation score of each epoch a net trained (empty without one)."""
+    return [row[VALID_SCORE] for row in net.history if VALID_SCORE in row]
+
+
+def _padded(curve: list[float], length: int) -> list[float]:
+    """``curve`` extended to ``length`` epochs with its last score."""
+    return list(curve) + [curve[-1]] * (length - len(curve))
+
+
+def _n_rows(X: Any) -> int:
+    """Rows of an array or of the first array of a dict of modalities."""
+    first = next(iter(X.values())) if isinstance(X, dict) else X
+    return int(first.shape[0])
+
+
 class NeuralCrossModalEstimator(CrossModalEstimator):
     """Base of the skorch-based estimators: the training lifecycle around a method.
 
@@ -278,7 +315,7 @@ class NeuralCrossModalEstimator(CrossModalEstimator):
     method-specific arguments), trains it with :meth:`_train_net` and embeds
     with :meth:`_embed`. Parameters every subclass has, with one name across
     the package: ``lr``, ``batch_size``, ``max_epochs``, ``early_stopping``,
-    ``validation_fraction``, ``n_iter_no_change``, ``standardize``,
+    ``validation_fraction``, ``validation_folds``, ``n_iter_no_change``, ``standardize``,
     ``random_state``, ``device``, ``verbose``.
     """
 
@@ -286,21 +323,38 @@ class NeuralCrossModalEstimator(CrossModalEstimator):
     _parameter_constraints: dict = {
         **COMMON_CONSTRAINTS,
         **TRAINING_CONSTRAINTS,
+        "validation_folds": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
     }
 
     # ------------------------------------------------------------ the split
-    def _split_rows(self, n_samples: int, Y: Any = None, *offsets: int) -> tuple[np.ndarray, np.ndarray | None]:
-        """Training and validation rows (validation None without early stopping).
+    def _n_validation_folds(self, n_samples: int) -> int:
+        """1 for a hold-out split, k for k folds (``validation_folds``)."""
+        if self.validation_folds != "auto":
+            return int(self.validation_folds)
+        return AUTO_FOLDS if n_samples < AUTO_FOLDS_MAX_SAMPLES else 1
 
-        Stratified by class for single-label ``Y``; a random split otherwise.
-        Drawn from the "split" seed stream (``offsets`` give, e.g., each
-        modality of an unpaired fit its own split).
+    def _validation_splits(self, n_samples: int, Y: Any = None, *offsets: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        """The (training, validation) row pairs of model selection: none without
+        early stopping, one hold-out split or k folds.
+
+        Stratified by class for single-label ``Y``; random otherwise. Drawn
+        from the "split" seed stream (``offsets`` give, e.g., each modality of
+        an unpaired fit its own split).
         """
-        rows = np.arange(n_samples)
         if not self.early_stopping:
-            return rows, None
-        labels = Y if Y is not None else rows
-        return holdout_split(labels, self.validation_fraction, self._seed("split", *offsets))
+            return []
+        labels = Y if Y is not None else np.arange(n_samples)
+        seed = self._seed("split", *offsets)
+        n_folds = self._n_validation_folds(n_samples)
+        if n_folds == 1:
+            return [holdout_split(labels, self.validation_fraction, seed)]
+        return kfold_splits(labels, n_folds, seed)
+
+    def _held_out_rows(self, n_samples: int, Y: Any = None, *offsets: int) -> np.ndarray:
+        """Rows the kept network never trained on: the hold-out part, or none
+        (no early stopping, or k folds and a refit on every row)."""
+        splits = self._validation_splits(n_samples, Y, *offsets)
+        return splits[0][1] if len(splits) == 1 else np.arange(0)
 
     # -------------------------------------------------------------- the net
     def _callbacks(self, name: str, score: Callable[[Any], float] | None) -> list:
@@ -379,31 +433,95 @@ class NeuralCrossModalEstimator(CrossModalEstimator):
             return [float(self.weight_decay)]
         return list(AUTO_WEIGHT_DECAYS) if self.early_stopping else [0.0]
 
-    def _train_selecting(
-        self, build: Callable[[Any], Any], dataset: TensorDataset, candidates: Any = None, *offsets: int
-    ) -> tuple[Any, int, Any, list[float]]:
-        """Train ``build(candidate)`` for each candidate and keep the net with
-        the best validation score.
+    def _train_candidate(self, net: Any, dataset: TensorDataset, *offsets: int) -> tuple[Any, int]:
+        """:meth:`_train_net` with the batch order rewound: every candidate and
+        fold sees its batches in the same order."""
+        dataset.generator.manual_seed(self._seed("shuffle", *offsets))
+        return self._train_net(net, dataset, *offsets)
 
-        ``candidates`` defaults to the weight decays of
-        :meth:`_weight_decay_candidates`; a method may pass its own (the VAE's
-        target modalities). Every candidate starts from the same initial
-        weights and sees the batches in the same order, so they differ by the
-        candidate only. Returns ``(net, best_epoch, candidate, scores)``, with
-        each candidate's best validation score (-inf without one) in order;
-        ties keep the first candidate.
+    def _train_selecting(
+        self,
+        build: Callable[[Any, TensorDataset, Any], Any],
+        make_score: Callable[[TensorDataset], Callable[[Any], float]],
+        X: Any,
+        Y: Any,
+        candidates: Any = None,
+        *offsets: int,
+        stratify: Any = None,
+    ) -> tuple[Any, int, Any, list[float]]:
+        """Train ``build(candidate, dataset, score)`` for each candidate and keep
+        the best by validation score.
+
+        ``X`` (array or dict of modality arrays) and ``Y`` (label indicators or
+        None) are every training row; the rows are split here
+        (:meth:`_validation_splits`). ``make_score(held)`` turns held-out rows
+        into the score function early stopping watches. ``stratify`` (label
+        indicators) stratifies the splits when ``Y`` is None. ``candidates``
+        defaults to the weight decays of :meth:`_weight_decay_candidates`; a
+        method may pass its own (the VAE's target modalities). Every candidate
+        starts from the same initial weights and sees the batches in the same
+        order, so they differ by the candidate only; ties keep the first.
+
+        - Without early stopping the one candidate trains ``max_epochs`` on
+          every row.
+        - With one hold-out split each candidate trains on the rest, stops
+          ``n_iter_no_change`` epochs after its best validation score and
+          restores that epoch; the best candidate's net is kept.
+        - With k folds each candidate trains on each fold the same way; the
+          folds' validation curves are averaged (a fold that stopped early
+          keeps its last score), the best (candidate, epoch) of the mean
+          curve is chosen, and a
+          fresh net (same initial weights) trains that many epochs on every
+          row. The fold nets are discarded.
+
+        Returns ``(net, best_epoch, candidate, scores)``, with each candidate's
+        best (mean) validation score, -inf without a validation split.
         """
         if candidates is None:
             candidates = self._weight_decay_candidates()
-        best, values = None, []
-        for candidate in candidates:
-            dataset.generator.manual_seed(self._seed("shuffle", *offsets))
-            net, epoch = self._train_net(build(candidate), dataset, *offsets)
-            scores = [row[VALID_SCORE] for row in net.history if VALID_SCORE in row]
-            values.append(max(scores) if scores else -np.inf)
-            if best is None or values[-1] > best[0]:
-                best = (values[-1], net, epoch, candidate)
-        return best[1], best[2], best[3], values
+        n_samples = len(Y) if Y is not None else _n_rows(X)
+        splits = self._validation_splits(n_samples, Y if stratify is None else stratify, *offsets)
+        if len(splits) <= 1:
+            train, valid = splits[0] if splits else (None, None)
+            dataset = self._dataset(X, Y, train, *offsets)
+            score = None if valid is None else make_score(self._validation_set(X, Y, valid, *offsets))
+            best, values = None, []
+            for candidate in candidates:
+                net, epoch = self._train_candidate(build(candidate, dataset, score), dataset, *offsets)
+                curve = _validation_curve(net)
+                values.append(max(curve) if curve else -np.inf)
+                if best is None or values[-1] > best[0]:
+                    best = (values[-1], net, epoch, candidate)
+            return best[1], best[2], best[3], values
+
+        curves: list[list[list[float]]] = [[] for _ in candidates]
+        for fold, (train, valid) in enumerate(splits):
+            if self.verbose:
+                print(f"validation fold {fold + 1} of {len(splits)}", flush=True)
+            dataset = self._dataset(X, Y, train, *offsets)
+            score = make_score(self._validation_set(X, Y, valid, *offsets))
+            for i, candidate in enumerate(candidates):
+                net, _ = self._train_candidate(build(candidate, dataset, score), dataset, *offsets)
+                curves[i].append(_validation_curve(net))
+        # A fold that stopped early keeps its last score: cutting every curve to
+        # the shortest let one fold stalled on a plateau pick an early epoch for
+        # all (CrossModalVAE, 200 digits: folds of 56, 18 and 17 epochs, 15
+        # chosen, 0.170 mAP where one hold-out part gave 0.40).
+        means = [np.mean([_padded(c, max(map(len, folds))) for c in folds], axis=0) for folds in curves]
+        values = [float(m.max()) for m in means]
+        best = int(np.argmax(values))
+        epoch = int(np.argmax(means[best])) + 1
+        if self.verbose:
+            print(f"refitting on all {n_samples} samples for {epoch} epochs", flush=True)
+        # The same number of epochs, not of optimiser steps: with half as many
+        # samples again the best step count grows too (SDML on 500 samples of
+        # 20 classes: 0.152 mAP refitted for the folds' steps, 0.176 for their
+        # epochs).
+        dataset = self._dataset(X, Y, None, *offsets)
+        net = build(candidates[best], dataset, None)
+        net.set_params(max_epochs=epoch)
+        net, _ = self._train_candidate(net, dataset, *offsets)
+        return net, epoch, candidates[best], values
 
     def _dataset(self, X: Any, Y: Any, rows: np.ndarray | None = None, *offsets: int) -> TensorDataset:
         """Rows of ``X`` (dict or array) and ``Y`` as a :class:`TensorDataset` on

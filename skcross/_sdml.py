@@ -168,14 +168,7 @@ def _fit_network(
     Returns the fitted net, the (1-based) epoch whose parameters it keeps and
     its weight decay (chosen on its validation split with "auto").
     """
-    train, valid = estimator._split_rows(X.shape[0], Y, position)
-    score = None
-    if valid is not None:
-        held = estimator._validation_set(X, Y, valid, position)
-        score = _validation_map(held.X, held.Y)
-    dataset = estimator._dataset(X, Y, train, position)
-
-    def build(weight_decay: float) -> SDMLNet:
+    def build(weight_decay: float, dataset, score) -> SDMLNet:
         return estimator._make_net(
             SDMLNet,
             SupervisedAutoEncoder,
@@ -197,7 +190,8 @@ def _fit_network(
 
     if estimator.verbose:
         print(f"SDML: training {label} on {X.shape[0]} samples", flush=True)
-    return estimator._train_selecting(build, dataset, None, position)[:3]
+    make_score = lambda held: _validation_map(held.X, held.Y)
+    return estimator._train_selecting(build, make_score, X, Y, None, position)[:3]
 
 
 class SDML(NeuralCrossModalEstimator):
@@ -247,13 +241,26 @@ class SDML(NeuralCrossModalEstimator):
         Most epochs per modality (the paper's ``N``); early stopping usually
         ends training long before.
     early_stopping : bool, default=True
-        Hold out ``validation_fraction`` of each modality's training samples
-        (stratified by class), stop when their validation mAP (retrieving the
-        class prototypes, the columns of ``P``, and each other) has not
-        improved for ``n_iter_no_change`` epochs, and restore the best epoch. False trains
+        Choose each network's number of epochs (and its penalty, with
+        ``weight_decay="auto"``) on training samples of its modality held out
+        by class (``validation_folds``): training stops once their validation
+        mAP (retrieving the class prototypes, the columns of ``P``, and each
+        other) has not improved for ``n_iter_no_change`` epochs. False trains
         ``max_epochs`` epochs on everything and keeps the last.
     validation_fraction : float, default=0.1
-        Fraction of each modality's training samples held out.
+        Fraction of each modality's training samples held out by a hold-out
+        split (``validation_folds=1``).
+    validation_folds : int or "auto", default="auto"
+        How early stopping validates. 1: one hold-out split of
+        ``validation_fraction``; the kept network is the one trained on the
+        rest, restored to its best epoch. k >= 2: k folds (stratified like
+        the hold-out split); every candidate (the weight decays of ``weight_decay="auto"``) trains on each fold
+        with early stopping, the folds' validation curves are averaged, and a
+        network with the same initial weights trains on every sample for the
+        best candidate and epoch of the mean curve (as many optimiser steps
+        as that epoch took on the folds). "auto": 3 folds below 1,000
+        training samples, where a hold-out part of under 100 ranks epochs by
+        noise, else 1. Folds take about three to four times as long.
     n_iter_no_change : int, default=10
         Patience of early stopping, in epochs.
     standardize : bool, default=True
@@ -280,7 +287,8 @@ class SDML(NeuralCrossModalEstimator):
         One fitted skorch net per modality; ``networks_[i].module_`` is the
         auto-encoder, ``networks_[i].history`` its training log.
     best_epochs_ : list of int
-        Per modality, the (1-based) epoch whose parameters are kept.
+        Per modality, the (1-based) epoch whose parameters are kept (after
+        k folds, the number of epochs of the refit on every sample).
     weight_decays_ : list of float
         Per modality, the weight decay of the kept network.
     feature_mean_, feature_scale_ : list of ndarray or None
@@ -389,6 +397,7 @@ class SDML(NeuralCrossModalEstimator):
         max_epochs: int = 200,
         early_stopping: bool = True,
         validation_fraction: float = 0.1,
+        validation_folds: int | str = "auto",
         n_iter_no_change: int = 10,
         standardize: bool = True,
         n_jobs: int | None = None,
@@ -407,6 +416,7 @@ class SDML(NeuralCrossModalEstimator):
         self.max_epochs = max_epochs
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
+        self.validation_folds = validation_folds
         self.n_iter_no_change = n_iter_no_change
         self.standardize = standardize
         self.n_jobs = n_jobs

@@ -421,6 +421,32 @@ def holdout_split(Y: Any, fraction: float, seed: int) -> tuple[np.ndarray, np.nd
     return np.sort(train), np.sort(valid)
 
 
+def kfold_splits(Y: Any, n_folds: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``n_folds`` (training, validation) row pairs whose validation parts cover
+    every row once, for model selection on data too small for one hold-out part.
+
+    Stratified by class when ``Y`` is a single-label indicator matrix whose
+    every class has at least ``n_folds`` rows; otherwise plain shuffled folds
+    (multi-label data, a 1-D ``Y`` of any n rows, small classes). Both index
+    arrays of each pair are sorted.
+    """
+    from sklearn.model_selection import KFold, StratifiedKFold
+
+    n = len(Y)
+    if n_folds < 2 or n < n_folds or n < 3:
+        raise ValueError(
+            f"{n_folds} validation folds need at least {max(n_folds, 3)} samples, got {n}; "
+            "use validation_folds=1 or early_stopping=False."
+        )
+    Y = np.asarray(Y)
+    rows = np.arange(n)
+    if Y.ndim == 2 and np.all(Y.sum(axis=1) == 1) and Y.sum(axis=0)[Y.sum(axis=0) > 0].min() >= n_folds:
+        folds = StratifiedKFold(n_folds, shuffle=True, random_state=seed).split(rows, Y.argmax(axis=1))
+    else:
+        folds = KFold(n_folds, shuffle=True, random_state=seed).split(rows)
+    return [(np.sort(train), np.sort(valid)) for train, valid in folds]
+
+
 # ------------------------------------------------------------ hyper-parameters
 def _interval(low, high, low_open: bool, high_open: bool) -> str:
     if low is not None and high is not None:

@@ -137,3 +137,19 @@ def test_seed_spread_table(spread, capsys):
         base = float(cells[2].split()[-1])
         assert cells[7] == spread.verdict([lo, hi], base)
     assert "smoke settings" in out
+
+
+def test_validation_folds_table(capsys, monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    spec = importlib.util.spec_from_file_location("bench_validation_folds", ROOT / "benchmarks" / "bench_validation_folds.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.main(["--methods", "DSCMR", "--datasets", "synthetic-easy:60", "--seeds", "0,1", "--smoke"])
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| DSCMR")]
+    assert len(rows) == 1
+    cells = [c.strip() for c in rows[0].strip("|").split("|")]
+    assert cells[1:3] == ["synthetic-easy", "60"]
+    hold_out, folds = (float(c.split()[0]) for c in cells[3:5])
+    assert 0.0 < hold_out <= 1.0 and 0.0 < folds <= 1.0
+    per_seed = [float(d) for d in cells[6].split(",")]
+    assert len(per_seed) == 2 and float(cells[5]) == pytest.approx(sum(per_seed) / 2, abs=2e-3)

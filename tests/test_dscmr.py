@@ -208,7 +208,7 @@ def test_same_random_state_same_embeddings(toy):
 
 def test_joblib_round_trip(toy, tmp_path):
     X, y = toy
-    model = DSCMR(validation_fraction=0.2, n_iter_no_change=100, random_state=0, **FAST).fit(X, y)
+    model = DSCMR(validation_folds=1, validation_fraction=0.2, n_iter_no_change=100, random_state=0, **FAST).fit(X, y)
     path = tmp_path / "dscmr.joblib"
     joblib.dump(model, path)
     loaded = joblib.load(path)
@@ -306,7 +306,7 @@ def test_digit_halves_defaults_beat_the_baselines(digit_halves_split, cca_digits
 
 def test_early_stopping_stops_and_restores_the_best_epoch(toy):
     X, y = toy
-    model = DSCMR(random_state=0, max_epochs=200, n_iter_no_change=3,
+    model = DSCMR(random_state=0, max_epochs=200, n_iter_no_change=3, validation_folds=1,
                   **{k: v for k, v in TRAINED.items() if k != "max_epochs"}).fit(X, y)
     history = np.asarray(model.net_.history[:, "valid_score"])
     assert model.n_iter_ < 200
@@ -350,7 +350,8 @@ def test_auto_weight_decay_keeps_the_better_candidate(toy):
     and keeps the net with the best validation mAP: the same model as the winner
     fitted on its own."""
     X, y = toy
-    params = {**FAST, "early_stopping": True, "max_epochs": 15, "n_iter_no_change": 5, "random_state": 0}
+    params = {**FAST, "early_stopping": True, "validation_folds": 1, "max_epochs": 15, "n_iter_no_change": 5,
+              "random_state": 0}
     auto = DSCMR(weight_decay="auto", **params).fit(X, y)
     fixed = {wd: DSCMR(weight_decay=wd, **params).fit(X, y) for wd in (0.0, 0.1)}
     best = max(fixed, key=lambda wd: max(fixed[wd].net_.history[:, "valid_score"]))

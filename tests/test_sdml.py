@@ -191,7 +191,8 @@ def test_early_stopping(three_modal):
     history = off.networks_[0].history
     assert "valid_score" not in history[-1] and "train_label_loss" in history[-1]
 
-    params = {**FAST, "early_stopping": True, "validation_fraction": 0.2, "max_epochs": 60, "n_iter_no_change": 3}
+    params = {**FAST, "early_stopping": True, "validation_folds": 1, "validation_fraction": 0.2, "max_epochs": 60,
+              "n_iter_no_change": 3}
     on = SDML(random_state=0, **params).fit(X, y)
     for net, best in zip(on.networks_, on.best_epochs_):
         valid = np.asarray(net.history[:, "valid_score"])
@@ -312,7 +313,8 @@ def test_auto_weight_decay_per_network(three_modal):
     """Each modality's network picks its own penalty on its own validation split,
     and is the network that penalty gives on its own."""
     X, y = three_modal
-    params = {**FAST, "early_stopping": True, "max_epochs": 15, "n_iter_no_change": 5, "random_state": 0}
+    params = {**FAST, "early_stopping": True, "validation_folds": 1, "max_epochs": 15, "n_iter_no_change": 5,
+              "random_state": 0}
     auto = SDML(weight_decay="auto", **params).fit(X, y)
     fixed = {wd: SDML(weight_decay=wd, **params).fit(X, y) for wd in (0.0, 0.1)}
     for c, chosen in enumerate(auto.weight_decays_):

@@ -256,7 +256,8 @@ def test_kl_warmup_schedule(pair):
 
 def test_early_stopping_keeps_the_best_validation_epoch(pair):
     X, y = pair
-    model = CrossModalVAE(**{**QUICK, "early_stopping": True, "max_epochs": 30, "n_iter_no_change": 3}).fit(X, y)
+    model = CrossModalVAE(**{**QUICK, "early_stopping": True, "validation_folds": 1, "max_epochs": 30,
+                             "n_iter_no_change": 3}).fit(X, y)
     scores = model.net_.history[:, "valid_score"]
     assert 1 <= model.best_epoch_ <= model.n_iter_ <= 30
     assert scores[model.best_epoch_ - 1] == max(scores)
@@ -276,7 +277,7 @@ def test_validation_score_is_minus_the_deterministic_objective(pair):
     from skcross._vae import _validation_objective
 
     X, y = pair
-    model = CrossModalVAE(**{**QUICK, "early_stopping": True, "max_epochs": 2}).fit(X, y)
+    model = CrossModalVAE(**{**QUICK, "early_stopping": True, "validation_folds": 1, "max_epochs": 2}).fit(X, y)
     rows = model.validation_indices_
     held = {f"x{c}": torch.as_tensor(model._standardize(c, X.modality(c)[rows])) for c in range(2)}
     score = _validation_objective(held, seed=5)

@@ -1,0 +1,130 @@
+"""The shared training lifecycle of the skorch-based estimators (skcross._neural):
+batches, the validation splits, and k-fold early stopping with its refit."""
+
+import numpy as np
+import pytest
+import torch
+
+from skcross import DSCMR, SDML, CrossModalVAE
+from skcross._neural import AUTO_FOLDS, AUTO_FOLDS_MAX_SAMPLES, TensorBatches, TensorDataset
+from skcross._validation import kfold_splits
+from skcross.datasets import make_multimodal_classification
+
+FAST = dict(n_components=8, hidden_layer_sizes=(16,), max_epochs=12, batch_size=32, n_iter_no_change=3)
+
+
+@pytest.fixture(scope="module")
+def toy():
+    return make_multimodal_classification(
+        n_samples=120, n_modalities=2, n_classes=3, n_features=[8, 6], random_state=0
+    )
+
+
+def _batch_sizes(n, batch_size, drop_last):
+    dataset = TensorDataset(np.zeros((n, 2), np.float32), None, torch.device("cpu"), torch.Generator())
+    return [len(x) for x, _ in TensorBatches(dataset, batch_size, shuffle=True, drop_last=drop_last)]
+
+
+def test_batches_are_equal_not_full_plus_remainder():
+    # A remainder batch of 10 would get a full Adam step from a tenth of the data.
+    assert _batch_sizes(110, 100, drop_last=False) == [55, 55]
+    assert _batch_sizes(250, 100, drop_last=False) == [84, 83, 83]
+    assert _batch_sizes(200, 100, drop_last=False) == [100, 100]
+    assert _batch_sizes(40, 100, drop_last=False) == [40]
+    # drop_last keeps full batches and drops the rest, unless that leaves none
+    assert _batch_sizes(250, 100, drop_last=True) == [100, 100]
+    assert _batch_sizes(40, 100, drop_last=True) == [40]
+
+
+def test_kfold_splits_validate_every_row_once():
+    y = np.repeat([0, 1, 2], [30, 12, 6])
+    Y = np.eye(3, dtype=np.float32)[y]
+    folds = kfold_splits(Y, 3, seed=0)
+    assert len(folds) == 3
+    valid = np.concatenate([v for _, v in folds])
+    assert sorted(valid) == list(range(48))
+    for train, v in folds:
+        assert sorted(np.r_[train, v]) == list(range(48))
+        assert np.bincount(y[v]).tolist() == [10, 4, 2]  # stratified
+    assert all(np.array_equal(a[1], b[1]) for a, b in zip(folds, kfold_splits(Y, 3, seed=0)))
+    assert not all(np.array_equal(a[1], b[1]) for a, b in zip(folds, kfold_splits(Y, 3, seed=1)))
+
+
+def test_kfold_splits_fall_back_without_warning(recwarn):
+    # a class smaller than the number of folds, multi-label rows, no labels
+    lonely = np.eye(3, dtype=np.float32)[np.repeat([0, 1, 2], [20, 19, 1])]
+    multi = lonely.copy()
+    multi[:10, 1] = 1
+    for labels in (lonely, multi, np.arange(40)):
+        folds = kfold_splits(labels, 3, seed=0)
+        assert sorted(np.concatenate([v for _, v in folds])) == list(range(40))
+    assert not [w for w in recwarn if issubclass(w.category, UserWarning)]
+    with pytest.raises(ValueError, match="validation_folds=1"):
+        kfold_splits(np.arange(2), 3, seed=0)
+
+
+@pytest.mark.parametrize("Estimator", [SDML, DSCMR, CrossModalVAE])
+def test_auto_folds_below_the_threshold_only(Estimator):
+    model = Estimator()
+    assert model._n_validation_folds(AUTO_FOLDS_MAX_SAMPLES - 1) == AUTO_FOLDS
+    assert model._n_validation_folds(AUTO_FOLDS_MAX_SAMPLES) == 1
+    assert Estimator(validation_folds=1)._n_validation_folds(10) == 1
+    assert Estimator(validation_folds=5)._n_validation_folds(10**6) == 5
+    with pytest.raises(ValueError, match="validation_folds"):
+        Estimator(validation_folds=0).fit(*make_multimodal_classification(n_samples=30, random_state=0))
+
+
+def test_folds_choose_on_the_mean_curve_and_refit_on_every_pair(toy, monkeypatch):
+    """With k folds every candidate trains on each fold; the (candidate, epoch)
+    of the best mean validation curve is refitted on all training pairs."""
+    X, y = toy
+    seen = []
+    original = DSCMR._train_candidate
+
+    def record(self, net, dataset, *offsets):
+        net, epoch = original(self, net, dataset, *offsets)
+        seen.append((len(dataset), net.get_params()["optimizer__weight_decay"],
+                     [row["valid_score"] for row in net.history if "valid_score" in row]))
+        return net, epoch
+
+    monkeypatch.setattr(DSCMR, "_train_candidate", record)
+    model = DSCMR(random_state=0, validation_folds=3, **FAST).fit(X, y)
+    folds, refit = seen[:-1], seen[-1]
+    assert len(folds) == 3 * 2  # three folds, two weight decays ("auto")
+    assert [n for n, _, _ in folds] == [80] * 6  # two thirds of 120 pairs each
+    means = {}
+    for wd in (0.0, 0.1):
+        curves = [c for _, w, c in folds if w == wd]
+        # a fold that stopped early keeps its last score
+        length = max(map(len, curves))
+        means[wd] = np.mean([c + [c[-1]] * (length - len(c)) for c in curves], axis=0)
+    best = max(means, key=lambda wd: means[wd].max())
+    assert model.weight_decay_ == best
+    assert model.best_epoch_ == int(np.argmax(means[best])) + 1
+    # the refit: every pair, that many epochs, no validation
+    assert refit[0] == 120 and refit[1] == best and refit[2] == []
+    assert model.n_iter_ == model.best_epoch_ == len(model.net_.history)
+    assert sum(b["train_batch_size"] for b in model.net_.history[0]["batches"]) == 120
+    assert len(model.validation_indices_) == 0
+
+
+def test_folds_are_reproducible_and_differ_from_one_split(toy):
+    X, y = toy
+    a = SDML(random_state=0, validation_folds=3, **FAST).fit(X, y)
+    b = SDML(random_state=0, validation_folds=3, **FAST).fit(X, y)
+    c = SDML(random_state=0, validation_folds=1, **FAST).fit(X, y)
+    for m in range(2):
+        np.testing.assert_array_equal(a.transform(m, X.modality(m)), b.transform(m, X.modality(m)))
+    assert not np.array_equal(a.transform(0, X.modality(0)), c.transform(0, X.modality(0)))
+    # the default on 120 samples is the k-fold one
+    d = SDML(random_state=0, **FAST).fit(X, y)
+    np.testing.assert_array_equal(a.transform(1, X.modality(1)), d.transform(1, X.modality(1)))
+
+
+def test_vae_folds_choose_the_target_and_keep_no_hold_out(toy):
+    X, y = toy
+    model = CrossModalVAE(random_state=0, validation_folds=3, n_components=4, hidden_layer_sizes=(16,),
+                          max_epochs=6, batch_size=32, n_iter_no_change=2).fit(X, y)
+    assert set(model.target_scores_) == {"0", "1"}
+    assert model.modalities_[model.target_index_] == max(model.target_scores_, key=model.target_scores_.get)
+    assert len(model.validation_indices_) == 0 and model.n_iter_ == model.best_epoch_
