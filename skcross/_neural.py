@@ -64,11 +64,12 @@ VALID_SCORE = "valid_score"
 # class (bag-of-words), where an unpenalised network overfits in an epoch or two.
 AUTO_WEIGHT_DECAYS = (0.0, 0.1)
 # validation_folds="auto": below this many training samples a 10% hold-out part
-# is under 100 samples, and its mAP ranks epochs and candidates by noise (on
-# subsets of 60 to 1,000 samples the kept epoch lost 0.02 to 0.2 mAP to the one
-# 3-fold cross-validation chose; see the fitting guide). There, AUTO_FOLDS folds
-# choose, and the network is refitted on every training sample; larger data
-# keep the single hold-out split, which costs a third as much.
+# is under 100 samples, and its score ranks epochs and candidates by noise.
+# There AUTO_FOLDS folds choose and the network is refitted on every training
+# sample (SDML, validation mAP over three seeds: +0.029 on MSRC_v1, +0.035 on
+# Prokaryotic, +0.092 on 200 digits; benchmarks/bench_validation_folds.py and
+# the fitting guide). Larger data keep the single hold-out split, which costs
+# two to six times less.
 AUTO_FOLDS_MAX_SAMPLES = 1000
 AUTO_FOLDS = 3
 # Held-out rows scored each epoch at most (evenly spaced over the held-out
@@ -320,6 +321,8 @@ class NeuralCrossModalEstimator(CrossModalEstimator):
     """
 
     _stream_inputs = True
+    # Whether validation_folds="auto" switches to AUTO_FOLDS folds on small data.
+    _folds_when_small = True
     _parameter_constraints: dict = {
         **COMMON_CONSTRAINTS,
         **TRAINING_CONSTRAINTS,
@@ -331,7 +334,8 @@ class NeuralCrossModalEstimator(CrossModalEstimator):
         """1 for a hold-out split, k for k folds (``validation_folds``)."""
         if self.validation_folds != "auto":
             return int(self.validation_folds)
-        return AUTO_FOLDS if n_samples < AUTO_FOLDS_MAX_SAMPLES else 1
+        small = self._folds_when_small and n_samples < AUTO_FOLDS_MAX_SAMPLES
+        return AUTO_FOLDS if small else 1
 
     def _validation_splits(self, n_samples: int, Y: Any = None, *offsets: int) -> list[tuple[np.ndarray, np.ndarray]]:
         """The (training, validation) row pairs of model selection: none without

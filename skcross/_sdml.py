@@ -254,13 +254,14 @@ class SDML(NeuralCrossModalEstimator):
         How early stopping validates. 1: one hold-out split of
         ``validation_fraction``; the kept network is the one trained on the
         rest, restored to its best epoch. k >= 2: k folds (stratified like
-        the hold-out split); every candidate (the weight decays of ``weight_decay="auto"``) trains on each fold
-        with early stopping, the folds' validation curves are averaged, and a
-        network with the same initial weights trains on every sample for the
-        best candidate and epoch of the mean curve (as many optimiser steps
-        as that epoch took on the folds). "auto": 3 folds below 1,000
-        training samples, where a hold-out part of under 100 ranks epochs by
-        noise, else 1. Folds take about three to four times as long.
+        the hold-out split); every candidate (the weight decays of
+        ``weight_decay="auto"``) trains on each fold with early stopping, the
+        folds' validation curves are averaged (a fold that stopped early
+        keeps its last score), and a network with the same initial weights
+        trains on every sample for the best candidate and epoch count of the
+        mean curve. "auto": 3 folds below 1,000 training samples, where a
+        hold-out part of under 100 ranks epochs by noise, else 1. Folds take
+        two to six times as long; the fitting guide has the measurements.
     n_iter_no_change : int, default=10
         Patience of early stopping, in epochs.
     standardize : bool, default=True
