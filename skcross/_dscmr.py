@@ -206,9 +206,10 @@ class _DSCMRNet(NeuralNet):
         return self.criterion_(y_pred, Y, self.module_.classifier)
 
 
-def _validation_map(X: dict[str, torch.Tensor], Y: torch.Tensor):
+def _validation_map(held: Any):
     """The early-stopping score: mean mAP over ordered modality pairs of the
-    validation pairs."""
+    validation pairs (``held``, a dataset of dense tensors)."""
+    X, Y = held.X, held.Y
 
     def score(net) -> float:
         emb = net.module_(**X)
@@ -494,8 +495,7 @@ class DSCMR(NeuralCrossModalEstimator):
             )
 
         self.validation_indices_ = self._held_out_rows(len(Y), Y)
-        make_score = lambda held: _validation_map(held.X, held.Y)
-        self.net_, self.best_epoch_, self.weight_decay_, _ = self._train_selecting(build, make_score, X, Y)
+        self.net_, self.best_epoch_, self.weight_decay_, _ = self._train_selecting(build, _validation_map, X, Y)
         self.n_iter_ = len(self.net_.history)
 
     def _transform(self, index: int, X: Any) -> np.ndarray:

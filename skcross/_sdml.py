@@ -138,8 +138,9 @@ class SDMLNet(NeuralNet):
         return loss
 
 
-def _validation_map(X: torch.Tensor, Y: torch.Tensor):
-    """The early-stopping score of one modality's network, from its held-out samples.
+def _validation_map(held: Any):
+    """The early-stopping score of one modality's network, from its held-out
+    samples (``held``, a dataset of dense tensors).
 
     Every modality is trained alone against the same class prototypes (the
     columns of P), so a network controls two things of cross-modal retrieval:
@@ -148,6 +149,7 @@ def _validation_map(X: torch.Tensor, Y: torch.Tensor):
     each other). The score is the mean of the two; the first alone saturates
     at 1 as soon as every sample is nearest its own prototype.
     """
+    X, Y = held.X, held.Y
     classes = torch.eye(Y.shape[1], device=Y.device)
 
     def score(net) -> float:
@@ -190,8 +192,7 @@ def _fit_network(
 
     if estimator.verbose:
         print(f"SDML: training {label} on {X.shape[0]} samples", flush=True)
-    make_score = lambda held: _validation_map(held.X, held.Y)
-    return estimator._train_selecting(build, make_score, X, Y, None, position)[:3]
+    return estimator._train_selecting(build, _validation_map, X, Y, None, position)[:3]
 
 
 class SDML(NeuralCrossModalEstimator):
