@@ -18,6 +18,8 @@ Usage::
     python benchmarks/bench_default_choices.py --method DSCMR --param lr --values 1e-4,1e-3
     python benchmarks/bench_default_choices.py --method HarmonizedGPLVM --baseline cca \
         --settings "{};{'n_components': 10}" --datasets wikipedia,synthetic-hard
+    python benchmarks/bench_default_choices.py --method SDML --n-fit 60 \
+        --settings "{};{'early_stopping': False}" --datasets digits   # small data
 
 Each setting changes one parameter of the estimator's current defaults.
 """
