@@ -474,9 +474,9 @@ class NeuralCrossModalEstimator(CrossModalEstimator):
         - With k folds each candidate trains on each fold the same way; the
           folds' validation curves are averaged (a fold that stopped early
           keeps its last score), the best (candidate, epoch) of the mean
-          curve is chosen, and a
-          fresh net (same initial weights) trains that many epochs on every
-          row. The fold nets are discarded.
+          curve is chosen, and a fresh net (same initial weights) trains that
+          many epochs on every row. The fold nets are discarded. Ctrl-C ends
+          the current fold's training only.
 
         Returns ``(net, best_epoch, candidate, scores)``, with each candidate's
         best (mean) validation score, -inf without a validation split.
