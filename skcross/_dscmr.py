@@ -282,17 +282,11 @@ class DSCMR(NeuralCrossModalEstimator):
         Fraction of the training pairs held out by a hold-out split
         (``validation_folds=1``).
     validation_folds : int or "auto", default="auto"
-        How early stopping validates. 1: one hold-out split of
-        ``validation_fraction``; the kept network is the one trained on the
-        rest, restored to its best epoch. k >= 2: k folds (stratified like
-        the hold-out split); every candidate (the weight decays of
-        ``weight_decay="auto"``) trains on each fold with early stopping, the
-        folds' validation curves are averaged (a fold that stopped early
-        keeps its last score), and a network with the same initial weights
-        trains on every pair for the best candidate and epoch count of the
-        mean curve. "auto": 3 folds below 1,000 training pairs, where a
-        hold-out part of under 100 ranks epochs by noise, else 1. Folds take
-        two to six times as long; the fitting guide has the measurements.
+        1: one hold-out split. k >= 2: k folds; the weight decay and the epoch
+        count are chosen on the folds' mean validation curve, then the
+        network is refitted on every training pair. "auto": 3 folds below
+        1,000 training pairs, else 1. See "What fit does for you" in the
+        user guide.
     n_iter_no_change : int, default=10
         Patience of early stopping, in epochs.
     standardize : bool, default=True

@@ -41,6 +41,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from skorch.callbacks import Callback, EarlyStopping, ProgressBar
 from skorch.utils import noop
 
+from ._multimodal import _n_rows
 from ._streaming import HostRows
 from ._validation import holdout_split, kfold_splits
 from .base import COMMON_CONSTRAINTS, TRAINING_CONSTRAINTS, CrossModalEstimator, check_finite_loss
@@ -303,12 +304,6 @@ def _padded(curve: list[float], length: int) -> list[float]:
     return list(curve) + [curve[-1]] * (length - len(curve))
 
 
-def _n_rows(X: Any) -> int:
-    """Rows of an array or of the first array of a dict of modalities."""
-    first = next(iter(X.values())) if isinstance(X, dict) else X
-    return int(first.shape[0])
-
-
 class NeuralCrossModalEstimator(CrossModalEstimator):
     """Base of the skorch-based estimators: the training lifecycle around a method.
 
@@ -483,7 +478,7 @@ class NeuralCrossModalEstimator(CrossModalEstimator):
         """
         if candidates is None:
             candidates = self._weight_decay_candidates()
-        n_samples = len(Y) if Y is not None else _n_rows(X)
+        n_samples = int(_n_rows(next(iter(X.values())) if isinstance(X, dict) else X))
         splits = self._validation_splits(n_samples, Y if stratify is None else stratify, *offsets)
         if len(splits) <= 1:
             train, valid = splits[0] if splits else (None, None)

@@ -402,20 +402,12 @@ class CrossModalVAE(NeuralCrossModalEstimator):
         Fraction of the training pairs held out by a hold-out split
         (``validation_folds=1``).
     validation_folds : int or "auto", default="auto"
-        How early stopping validates. 1: one hold-out split of
-        ``validation_fraction``; the kept network is the one trained on the
-        rest, restored to its best epoch. k >= 2: k folds (stratified like
-        the hold-out split); every candidate (the target modalities of
-        ``target="auto"``) trains on each fold with early stopping, the
-        folds' validation curves are averaged, and a network with the same
-        initial weights trains on every pair for the best candidate and
-        epoch count of the mean curve. "auto" is 1 at every size, unlike
-        SDML and DSCMR: the label-free score chose worse epochs on larger
-        held-out parts (synthetic sets, test mAP over five seeds: medium
-        0.753 with one hold-out part, 0.697 with three folds; easy 0.972
-        and 0.942), although three folds did better on small real sets
-        (validation mAP over three seeds: MSRC_v1 0.608 -> 0.636,
-        Prokaryotic 0.475 -> 0.484). Folds take two to six times as long.
+        1: one hold-out split. k >= 2: k folds; the target and the epoch
+        count are chosen on the folds' mean validation curve, then the
+        network is refitted on every training pair. "auto" is 1 at every
+        size, unlike SDML and DSCMR: the label-free score chose worse epochs
+        on three folds (see the method page and "What fit does for you" in
+        the user guide).
     validation_score : {"retrieval", "objective"}, default="retrieval"
         What early stopping watches. "retrieval": the held-out pairs finding
         each other in the common space (mean reciprocal rank, label-free).

@@ -440,7 +440,8 @@ def kfold_splits(Y: Any, n_folds: int, seed: int) -> list[tuple[np.ndarray, np.n
         )
     Y = np.asarray(Y)
     rows = np.arange(n)
-    if Y.ndim == 2 and np.all(Y.sum(axis=1) == 1) and Y.sum(axis=0)[Y.sum(axis=0) > 0].min() >= n_folds:
+    counts = Y.sum(axis=0) if Y.ndim == 2 else None
+    if counts is not None and np.all(Y.sum(axis=1) == 1) and counts[counts > 0].min() >= n_folds:
         folds = StratifiedKFold(n_folds, shuffle=True, random_state=seed).split(rows, Y.argmax(axis=1))
     else:
         folds = KFold(n_folds, shuffle=True, random_state=seed).split(rows)

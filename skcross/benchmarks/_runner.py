@@ -30,8 +30,8 @@ import time
 import warnings
 from dataclasses import dataclass, field
 from itertools import combinations
-from pathlib import Path
 from numbers import Integral, Real
+from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import numpy as np
