@@ -153,3 +153,19 @@ def test_validation_folds_table(capsys, monkeypatch):
     assert 0.0 < hold_out <= 1.0 and 0.0 < folds <= 1.0
     per_seed = [float(d) for d in cells[6].split(",")]
     assert len(per_seed) == 2 and float(cells[5]) == pytest.approx(sum(per_seed) / 2, abs=2e-3)
+
+
+def test_validation_folds_table_many_class_synthetic(capsys, monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    spec = importlib.util.spec_from_file_location("bench_validation_folds", ROOT / "benchmarks" / "bench_validation_folds.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.main(["--methods", "SDML", "--datasets", "synthetic-easy/6x200", "--seeds", "0",
+                 "--folds", "2", "--smoke"])
+    out = capsys.readouterr().out
+    assert "validation_folds=2" in out
+    rows = [line for line in out.splitlines() if line.startswith("| SDML")]
+    cells = [c.strip() for c in rows[0].strip("|").split("|")]
+    # 70% of 200 samples is the training split, three quarters of it are fitted
+    assert cells[1:3] == ["synthetic-easy/6x200", "105"]
+    assert all(0.0 < float(c.split()[0]) <= 1.0 for c in cells[3:5])

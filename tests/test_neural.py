@@ -70,6 +70,9 @@ def test_auto_folds_below_the_threshold_only(Estimator):
     small = AUTO_FOLDS if Estimator is not CrossModalVAE else 1
     assert model._n_validation_folds(AUTO_FOLDS_MAX_SAMPLES - 1) == small
     assert model._n_validation_folds(AUTO_FOLDS_MAX_SAMPLES) == 1
+    # many classes: a 10% hold-out part of 2,000 samples averages 2 per class of 100
+    assert model._n_validation_folds(2000, n_classes=100) == small
+    assert model._n_validation_folds(2000, n_classes=10) == 1
     assert Estimator(validation_folds=1)._n_validation_folds(10) == 1
     assert Estimator(validation_folds=5)._n_validation_folds(10**6) == 5
     with pytest.raises(ValueError, match="validation_folds"):
