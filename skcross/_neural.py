@@ -74,11 +74,12 @@ AUTO_WEIGHT_DECAYS = (0.0, 0.1)
 AUTO_FOLDS_MAX_SAMPLES = 1000
 # ... and whatever the size, when the hold-out part would average fewer than
 # this many samples per class: with one or two held-out samples of a class its
-# score cannot rank epochs either (1,600 synthetic samples of 100 and 60
-# classes, validation mAP over two seeds: +0.02 to +0.07 with folds; 100Leaves,
-# 100 classes: +0.09 SDML, +0.05 DSCMR). At four per class (2,000 samples of
-# 40 classes) they were a toss-up (-0.018 to +0.031 by seed and difficulty), so
-# from there on data stay on the cheaper single split.
+# score cannot rank epochs either (benchmarks/bench_validation_folds.py,
+# validation mAP over two seeds, SDML / DSCMR: 100Leaves, 1.3 per class,
+# +0.085 / +0.042; synthetic, 100 classes +0.049 / +0.027, 60 classes
+# +0.034 / +0.010). At about four per class (40 classes) the folds still won
+# there (+0.003 to +0.046) but were a toss-up on other splits of the same
+# data (-0.018 to +0.031), so from 3 on data keep the cheaper single split.
 AUTO_FOLDS_MIN_HELD_OUT_PER_CLASS = 3
 AUTO_FOLDS = 3
 # Held-out rows scored each epoch at most (evenly spaced over the held-out

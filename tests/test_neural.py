@@ -79,6 +79,16 @@ def test_auto_folds_below_the_threshold_only(Estimator):
         Estimator(validation_folds=0).fit(*make_multimodal_classification(n_samples=30, random_state=0))
 
 
+@pytest.mark.parametrize("n_classes, folds", [(40, True), (20, False)])
+def test_auto_folds_for_many_classes_in_fit(n_classes, folds):
+    # 1,100 pairs: a 10% hold-out part averages 2.75 samples of each of 40
+    # classes (too few: three folds), 5.5 of each of 20 (one hold-out part)
+    X, y = make_multimodal_classification(n_samples=1100, n_classes=n_classes, n_features=[6, 5],
+                                          class_sep=3.0, random_state=0)
+    model = DSCMR(random_state=0, **{**FAST, "max_epochs": 3}).fit(X, y)
+    assert len(model.validation_indices_) == (0 if folds else 110)
+
+
 def test_folds_choose_on_the_mean_curve_and_refit_on_every_pair(toy, monkeypatch):
     """With k folds every candidate trains on each fold; the (candidate, epoch)
     of the best mean validation curve is refitted on all training pairs."""
