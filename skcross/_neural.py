@@ -79,8 +79,8 @@ AUTO_FOLDS_MAX_SAMPLES = 1000
 # +0.085 / +0.042; synthetic, 100 classes +0.049 / +0.027, 60 classes
 # +0.034 / +0.010). At about four per class (40 classes) the folds still won
 # there (+0.003 to +0.046) but were a toss-up in an ad-hoc check on 2,000
-# samples of 40 classes (-0.018 to +0.031), so from 3 on data keep the
-# cheaper single split.
+# samples of 40 classes (-0.018 to +0.031), and at 7.5 and 16 per class too
+# (-0.011 to +0.010), so from 3 on data keep the cheaper single split.
 AUTO_FOLDS_MIN_HELD_OUT_PER_CLASS = 3
 AUTO_FOLDS = 3
 # Held-out rows scored each epoch at most (evenly spaced over the held-out
