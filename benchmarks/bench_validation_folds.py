@@ -12,9 +12,10 @@ For each data set a stratified quarter of the fixed TRAINING split is held out
 (the test split is never read); the estimator is fitted on the other three
 quarters, or on a stratified subsample of them (``name:n``), and scored on the
 held-out quarter (mean cross-modal mAP over every ordered pair of modalities,
-cosine). ``synthetic-LEVEL/CxN`` is :func:`~skcross.datasets.make_multimodal_classification`
-at a difficulty level with C classes and N samples (70% of them the training
-split), for many classes at sizes where "auto" would not choose folds. Fit times are CPU seconds (process time, one thread), averaged over
+cosine). ``synthetic-LEVEL/CxN`` is
+:func:`~skcross.datasets.make_multimodal_classification` at a difficulty level
+with C classes and N samples (70% of them the training split): many classes at
+any size. Fit times are CPU seconds (process time, one thread), averaged over
 the seeds.
 
 Usage::
@@ -22,7 +23,7 @@ Usage::
     python benchmarks/bench_validation_folds.py --data-home ../shared/data \\
         --methods SDML,DSCMR,CrossModalVAE \\
         --datasets MSRC_v1,Prokaryotic,digits:200,synthetic-hard:500 --seeds 0,1,2
-    python benchmarks/bench_validation_folds.py --methods SDML,DSCMR --folds 3 --seeds 0,1 \
+    python benchmarks/bench_validation_folds.py --methods SDML,DSCMR --folds 3 --seeds 0,1 \\
         --datasets synthetic-easy/100x2400,synthetic-easy/60x2400,synthetic-easy/40x3000
 """
 

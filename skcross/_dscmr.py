@@ -285,8 +285,8 @@ class DSCMR(NeuralCrossModalEstimator):
         1: one hold-out split. k >= 2: k folds; the weight decay and the epoch
         count are chosen on the folds' mean validation curve, then the
         network is refitted on every training pair. "auto": 3 folds below
-        1,000 training pairs or under 3 held-out pairs per class, else 1. See "What fit does for you" in the
-        user guide.
+        1,000 training pairs or under 3 held-out pairs per class, else 1.
+        See "What fit does for you" in the user guide.
     n_iter_no_change : int, default=10
         Patience of early stopping, in epochs.
     standardize : bool, default=True

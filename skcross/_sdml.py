@@ -256,8 +256,7 @@ class SDML(NeuralCrossModalEstimator):
         count are chosen on the folds' mean validation curve, then the
         network is refitted on every training sample. "auto": 3 folds below
         1,000 training samples or under 3 held-out samples per class, else
-        1. See "What fit does for you" in the
-        user guide.
+        1. See "What fit does for you" in the user guide.
     n_iter_no_change : int, default=10
         Patience of early stopping, in epochs.
     standardize : bool, default=True
