@@ -174,6 +174,18 @@ def test_similarity_matrix_matches_plain_python(metric):
     assert S.dtype == np.float64
 
 
+@pytest.mark.parametrize("n_dims", [1, 37, 255, 256])
+def test_cosine_row_norms_are_bit_identical_for_identical_rows(n_dims):
+    from skcross.metrics._similarity import _row_norms
+
+    rng = np.random.RandomState(1)
+    X = torch.as_tensor(rng.randn(301, n_dims))
+    X[[7, 150, 300]] = X[2].clone()
+    norms = _row_norms(X)
+    assert torch.equal(norms[[7, 150, 300]], norms[2].expand(3))
+    np.testing.assert_allclose(norms.numpy(), np.linalg.norm(X.numpy(), axis=1), rtol=1e-14)
+
+
 @pytest.mark.parametrize("metric", ["cosine", "dot", "euclidean"])
 def test_identical_rows_get_identical_similarities_in_every_block(metric):
     rng = np.random.RandomState(0)

@@ -115,12 +115,18 @@ def _prescalable(D: Fixed) -> bool:
 
 
 def _row_norms(X: torch.Tensor) -> torch.Tensor:
-    # Summed column by column: every row is accumulated in the same order, so
-    # identical rows get identical norms (a vectorised reduction may not).
-    ss = torch.zeros(X.shape[0], dtype=X.dtype, device=X.device)
-    for j in range(X.shape[1]):
-        ss += X[:, j] * X[:, j]
-    return ss.sqrt()
+    # Squares summed by halving the (zero-padded) columns: each step is an
+    # elementwise add, so every row is accumulated in the same order and
+    # identical rows get identical norms (a vectorised reduction may not), in
+    # log2(n_dims) tensor operations instead of one per column.
+    n_dims = X.shape[1]
+    width = 1 << max(n_dims - 1, 0).bit_length()
+    ss = torch.zeros((X.shape[0], width), dtype=X.dtype, device=X.device)
+    ss[:, :n_dims] = X * X
+    while width > 1:
+        width //= 2
+        ss = ss[:, :width] + ss[:, width:]
+    return ss[:, 0].sqrt()
 
 
 def to_fixed(E: torch.Tensor, metric: str, bits: int | None = None, precise: bool = False) -> Fixed:
