@@ -43,7 +43,7 @@ from skorch.utils import noop
 
 from ._multimodal import _n_rows
 from ._streaming import HostRows
-from ._validation import holdout_split, kfold_splits
+from ._validation import holdout_size, holdout_split, kfold_splits
 from .base import COMMON_CONSTRAINTS, TRAINING_CONSTRAINTS, CrossModalEstimator, check_finite_loss
 
 __all__ = [
@@ -339,7 +339,7 @@ class NeuralCrossModalEstimator(CrossModalEstimator):
         """1 for a hold-out split, k for k folds (``validation_folds``)."""
         if self.validation_folds != "auto":
             return int(self.validation_folds)
-        held_out_per_class = np.ceil(float(self.validation_fraction) * n_samples) / n_classes
+        held_out_per_class = holdout_size(n_samples, float(self.validation_fraction)) / n_classes
         small = n_samples < AUTO_FOLDS_MAX_SAMPLES or held_out_per_class < AUTO_FOLDS_MIN_HELD_OUT_PER_CLASS
         return AUTO_FOLDS if self._folds_when_small and small else 1
 

@@ -391,6 +391,19 @@ def resolve_modality(key: Any, names: Sequence[str]) -> int:
     return _modality_index(key, names)
 
 
+def holdout_size(n_samples: int, fraction: float) -> int:
+    """Rows a hold-out split of ``fraction`` keeps out of ``n_samples``."""
+    return int(np.ceil(fraction * n_samples))
+
+
+def _single_label_classes(Y: np.ndarray) -> np.ndarray | None:
+    """Each row's class when ``Y`` is a single-label indicator matrix, else None
+    (multi-label data, or a 1-D ``Y`` that carries no labels)."""
+    if Y.ndim == 2 and np.all(Y.sum(axis=1) == 1):
+        return Y.argmax(axis=1)
+    return None
+
+
 def holdout_split(Y: Any, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Training and validation rows carved from training data, for model selection.
 
@@ -400,7 +413,7 @@ def holdout_split(Y: Any, fraction: float, seed: int) -> tuple[np.ndarray, np.nd
     fall back to a plain random split of the same size. Both index arrays are sorted.
     """
     n = len(Y)
-    n_valid = int(np.ceil(fraction * n))
+    n_valid = holdout_size(n, fraction)
     if n_valid < 1 or n - n_valid < 2:
         raise ValueError(
             f"validation_fraction={fraction} of {n} samples leaves no validation or "
@@ -409,10 +422,7 @@ def holdout_split(Y: Any, fraction: float, seed: int) -> tuple[np.ndarray, np.nd
     from sklearn.model_selection import train_test_split
 
     rows = np.arange(n)
-    Y = np.asarray(Y)
-    stratify = None
-    if Y.ndim == 2 and np.all(Y.sum(axis=1) == 1):
-        stratify = Y.argmax(axis=1)
+    stratify = _single_label_classes(np.asarray(Y))
     try:
         train, valid = train_test_split(rows, test_size=n_valid, stratify=stratify, random_state=seed)
     except ValueError:
@@ -438,11 +448,11 @@ def kfold_splits(Y: Any, n_folds: int, seed: int) -> list[tuple[np.ndarray, np.n
             f"{n_folds} validation folds need at least {max(n_folds, 3)} samples, got {n}; "
             "use validation_folds=1 or early_stopping=False."
         )
-    Y = np.asarray(Y)
     rows = np.arange(n)
-    counts = Y.sum(axis=0) if Y.ndim == 2 else None
-    if counts is not None and np.all(Y.sum(axis=1) == 1) and counts[counts > 0].min() >= n_folds:
-        folds = StratifiedKFold(n_folds, shuffle=True, random_state=seed).split(rows, Y.argmax(axis=1))
+    classes = _single_label_classes(np.asarray(Y))
+    counts = None if classes is None else np.bincount(classes)
+    if counts is not None and counts[counts > 0].min() >= n_folds:
+        folds = StratifiedKFold(n_folds, shuffle=True, random_state=seed).split(rows, classes)
     else:
         folds = KFold(n_folds, shuffle=True, random_state=seed).split(rows)
     return [(np.sort(train), np.sort(valid)) for train, valid in folds]
