@@ -20,6 +20,8 @@ Usage::
         --settings "{};{'n_components': 10}" --datasets wikipedia,synthetic-hard
     python benchmarks/bench_default_choices.py --method SDML --n-fit 60 \
         --settings "{};{'early_stopping': False}" --datasets digits   # small data
+    python benchmarks/bench_default_choices.py --method DSCMR --seeds 0,1 \
+        --settings "{'average_weights': False};{}" --datasets MSRC_v1   # mean over seeds
 
 Each setting changes one parameter of the estimator's current defaults.
 """
@@ -120,7 +122,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--n-fit", type=int, default=None,
                         help="fit on a stratified subsample of this many samples of the fitting part "
                              "(small-data behaviour); the validation quarter is unchanged")
+    parser.add_argument("--seeds", default="0",
+                        help="comma-separated random_state values; each cell is the mean over them")
     args = parser.parse_args(argv)
+    seeds = [int(v) for v in args.seeds.split(",")]
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     torch.set_num_threads(1)
     baseline = "none" if args.no_baseline else args.baseline
@@ -149,14 +154,17 @@ def main(argv: list[str] | None = None) -> None:
         if baseline in ("cca", "both"):
             cells.append(f"{cca_baseline(name, X_fit, y_fit, X_val, y_val):.4f}")
         for setting in settings:
-            t = time.process_time()
-            model = Est(**{"random_state": 0, **setting})
-            supervised = model._requires_labels
-            model.fit(X_fit, y_fit if supervised else None)
-            seconds = time.process_time() - t
-            emb = [model.transform(c, A) for c, A in enumerate(A_val)]
-            epochs = getattr(model, "best_epochs_", None) or getattr(model, "best_epoch_", "-")
-            cells.append(f"{mean_map(emb, y_val):.4f} ({seconds:.0f} s CPU, ep {epochs})")
+            scores, epochs, t = [], [], time.process_time()
+            for seed in seeds:
+                model = Est(**{"random_state": seed, **setting})
+                supervised = model._requires_labels
+                model.fit(X_fit, y_fit if supervised else None)
+                emb = [model.transform(c, A) for c, A in enumerate(A_val)]
+                scores.append(mean_map(emb, y_val))
+                epochs.append(getattr(model, "best_epochs_", None) or getattr(model, "best_epoch_", "-"))
+            seconds = (time.process_time() - t) / len(seeds)
+            each = f", seeds {' / '.join(f'{v:.4f}' for v in scores)}" if len(seeds) > 1 else ""
+            cells.append(f"{np.mean(scores):.4f} ({seconds:.0f} s CPU, ep {' / '.join(map(str, epochs))}{each})")
         print(f"| {name} | " + " | ".join(cells) + " |", flush=True)
 
 

@@ -169,3 +169,19 @@ def test_validation_folds_table_many_class_synthetic(capsys, monkeypatch):
     # 70% of 200 samples is the training split, three quarters of it are fitted
     assert cells[1:3] == ["synthetic-easy/6x200", "105"]
     assert all(0.0 < float(c.split()[0]) <= 1.0 for c in cells[3:5])
+
+
+def test_default_choices_mean_over_seeds(capsys, monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    spec = importlib.util.spec_from_file_location("bench_default_choices", ROOT / "benchmarks" / "bench_default_choices.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    tiny = "{'n_components': 8, 'hidden_layer_sizes': (8,), 'max_epochs': 2, 'early_stopping': False}"
+    module.main(["--method", "SDML", "--datasets", "synthetic-easy", "--baseline", "none",
+                 "--settings", tiny, "--seeds", "0,1"])
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| synthetic-easy")]
+    cell = [c.strip() for c in rows[0].strip("|").split("|")][1]
+    mean = float(cell.split()[0])
+    per_seed = [float(v) for v in cell.split("seeds ")[1].rstrip(")").split(" / ")]
+    assert len(per_seed) == 2 and per_seed[0] != per_seed[1]
+    assert mean == pytest.approx(sum(per_seed) / 2, abs=1e-4)
