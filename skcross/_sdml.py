@@ -259,6 +259,11 @@ class SDML(NeuralCrossModalEstimator):
         1. See "What fit does for you" in the user guide.
     n_iter_no_change : int, default=10
         Patience of early stopping, in epochs.
+    average_weights : bool, default=True
+        Score, early-stop and keep a running average of the weights over
+        about the last fifth of the optimiser's steps (tail averaging, not
+        in the paper) instead of the last iterate; see "What fit does for
+        you" in the user guide.
     standardize : bool, default=True
         Standardise each modality's features (float64 statistics of the
         training data) before its network sees them.
@@ -312,6 +317,8 @@ class SDML(NeuralCrossModalEstimator):
       label-space baseline reaches 0.185). The method page lists the
       measurements. ``weight_decay="auto"`` (not in the paper) picks no
       penalty or 0.1 per network on its validation split.
+      ``average_weights=True`` (not in the paper, which keeps the last
+      iterate) scores and keeps a running average of each network's weights.
     - Inputs are standardised (``standardize=True``): the reconstruction term
       is an unscaled Euclidean norm, and badly scaled inputs collapse the
       network.
@@ -395,6 +402,7 @@ class SDML(NeuralCrossModalEstimator):
         validation_fraction: float = 0.1,
         validation_folds: int | str = "auto",
         n_iter_no_change: int = 10,
+        average_weights: bool = True,
         standardize: bool = True,
         n_jobs: int | None = None,
         random_state: Any = None,
@@ -414,6 +422,7 @@ class SDML(NeuralCrossModalEstimator):
         self.validation_fraction = validation_fraction
         self.validation_folds = validation_folds
         self.n_iter_no_change = n_iter_no_change
+        self.average_weights = average_weights
         self.standardize = standardize
         self.n_jobs = n_jobs
         self.random_state = random_state
@@ -433,6 +442,7 @@ class SDML(NeuralCrossModalEstimator):
             n_components=512, hidden_layer_sizes=(1024, 1024), lam=0.5, lr=1e-4,
             betas=(0.5, 0.999), batch_size=100, max_epochs=200, early_stopping=True,
             n_iter_no_change=200, standardize=False, weight_decay=0.0, dropout=0.0,
+            average_weights=False,
         )
 
     # ------------------------------------------------------------ parameters

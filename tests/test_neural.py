@@ -4,6 +4,7 @@ batches, the validation splits, and k-fold early stopping with its refit."""
 import numpy as np
 import pytest
 import torch
+from skorch.callbacks import Callback
 
 from skcross import DSCMR, SDML, CrossModalVAE
 from skcross._neural import AUTO_FOLDS, AUTO_FOLDS_MAX_SAMPLES, TensorBatches, TensorDataset
@@ -143,3 +144,66 @@ def test_vae_folds_choose_the_target_and_keep_no_hold_out(toy):
     assert set(model.target_scores_) == {"0", "1"}
     assert model.modalities_[model.target_index_] == max(model.target_scores_, key=model.target_scores_.get)
     assert len(model.validation_indices_) == 0 and model.n_iter_ == model.best_epoch_
+
+
+class _StepRecorder(Callback):
+    """Keeps a copy of the weights after every optimiser step."""
+
+    def __init__(self):
+        self.steps = []
+
+    def on_batch_end(self, net, training=False, **kwargs):
+        if training:
+            self.steps.append([p.detach().clone() for p in net.module_.parameters()])
+
+
+def test_weight_averaging_keeps_the_tail_average_and_leaves_training_alone(toy, monkeypatch):
+    """The kept weights are the running tail average of the optimiser's steps
+    (recomputed here from the recorded steps), and the optimiser's own path is
+    untouched: the per-epoch training losses are those of a fit without it."""
+    from skcross import _neural
+
+    X, y = toy
+    recorders = []
+    make_net = _neural.NeuralCrossModalEstimator._make_net
+
+    def recording(self, *args, callbacks=None, **kwargs):
+        recorders.append(_StepRecorder())
+        return make_net(self, *args, callbacks=[*(callbacks or []), ("steps", recorders[-1])], **kwargs)
+
+    monkeypatch.setattr(_neural.NeuralCrossModalEstimator, "_make_net", recording)
+    params = {**FAST, "early_stopping": False, "max_epochs": 5}
+    plain = DSCMR(average_weights=False, random_state=0, **params).fit(X, y)
+    averaged = DSCMR(random_state=0, **params).fit(X, y)
+    losses = [[row["train_loss"] for row in m.net_.history] for m in (plain, averaged)]
+    assert losses[0] == losses[1]
+
+    steps = recorders[-1].steps
+    expected = [w.clone() for w in steps[0]]
+    for t, weights in enumerate(steps[1:], start=2):
+        rate = min(1.0, 2.0 / (_neural.WEIGHT_AVERAGING_FRACTION * t + 1.0))
+        for e, w in zip(expected, weights):
+            e.lerp_(w, rate)
+    kept = list(averaged.net_.module_.parameters())
+    for e, k, last in zip(expected, kept, steps[-1]):
+        assert torch.allclose(e, k, atol=1e-6)
+        assert not torch.equal(k, last)  # not the last iterate
+    # the average is dropped after training: nothing extra is pickled
+    callback = dict(averaged.net_.callbacks_)["weight_averaging"]
+    assert callback.average_ is None and callback.current_ is None
+    assert "weight_averaging" not in dict(plain.net_.callbacks_)
+
+
+def test_weight_averaging_is_what_early_stopping_scores(toy):
+    """With early stopping the validation score is computed on the averaged
+    weights (another curve) while the optimiser's path stays the same."""
+    X, y = toy
+    params = {**FAST, "validation_folds": 1, "validation_fraction": 0.25, "max_epochs": 8, "n_iter_no_change": 8,
+              "weight_decay": 0.0}
+    model = SDML(random_state=0, **params).fit(X, y)
+    plain = SDML(average_weights=False, random_state=0, **params).fit(X, y)
+    for a, b in zip(model.networks_, plain.networks_):
+        curve_a = [row["valid_score"] for row in a.history]
+        curve_b = [row["valid_score"] for row in b.history]
+        assert [row["train_loss"] for row in a.history] == [row["train_loss"] for row in b.history]
+        assert curve_a != curve_b
