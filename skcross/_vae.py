@@ -649,7 +649,7 @@ class CrossModalVAE(NeuralCrossModalEstimator):
         stay at our defaults (the paper's are unknown).
         """
         return dict(
-            beta=1.0, alpha=1.0, alignment=True, align_target=False, kl_warmup=0, early_stopping=False, target=1,
+            beta=1.0, alpha=1.0, alignment=True, align_target=False, kl_warmup=0, early_stopping=False, target=1
         )
 
     # ----------------------------------------------------------- validation
