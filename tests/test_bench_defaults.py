@@ -4,6 +4,7 @@ import importlib.util
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -185,3 +186,17 @@ def test_default_choices_mean_over_seeds(capsys, monkeypatch):
     per_seed = [float(v) for v in cell.split("seeds ")[1].rstrip(")").split(" / ")]
     assert len(per_seed) == 2 and per_seed[0] != per_seed[1]
     assert mean == pytest.approx(sum(per_seed) / 2, abs=1e-4)
+
+
+def test_default_choices_table_views(monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    spec = importlib.util.spec_from_file_location("bench_default_choices", ROOT / "benchmarks" / "bench_default_choices.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    sizes = {"wine-views": (178, 7, 6), "breast-cancer-views": (569, 15, 15), "iris-views": (150, 2, 2),
+             "digits-top-bottom": (1797, 32, 32)}
+    for name, (n, d0, d1) in sizes.items():
+        X, y = module.training_split(name, None)
+        assert X.n_modalities == 2 and X.shape[0] == len(y)
+        assert [X.modality(c).shape[1] for c in range(2)] == [d0, d1]
+        assert len(y) == n - int(np.ceil(0.3 * n))  # the training split only
