@@ -92,21 +92,19 @@ def _table_views(name: str) -> tuple[MultiModal, np.ndarray]:
     """A bundled scikit-learn table as two views: wine's first 7 / last 6
     features, breast cancer's even / odd columns, iris's sepals / petals,
     the digits' top / bottom 4 x 8 halves."""
-    from sklearn.datasets import load_breast_cancer, load_iris, load_wine
+    from sklearn.datasets import load_breast_cancer, load_digits, load_iris, load_wine
 
     if name == "digits-top-bottom":
-        from sklearn.datasets import load_digits
-
         X, y = load_digits(return_X_y=True)
         images = X.reshape(-1, 8, 8)
         return MultiModal([images[:, :4].reshape(len(y), -1), images[:, 4:].reshape(len(y), -1)]), y
-    X, y = {"wine-views": load_wine, "breast-cancer-views": load_breast_cancer, "iris-views": load_iris}[name](
-        return_X_y=True
-    )
     if name == "wine-views":
+        X, y = load_wine(return_X_y=True)
         return MultiModal([X[:, :7], X[:, 7:]]), y
     if name == "breast-cancer-views":
+        X, y = load_breast_cancer(return_X_y=True)
         return MultiModal([X[:, ::2], X[:, 1::2]]), y
+    X, y = load_iris(return_X_y=True)
     return MultiModal([X[:, :2], X[:, 2:]]), y
 
 
