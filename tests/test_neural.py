@@ -207,3 +207,41 @@ def test_weight_averaging_is_what_early_stopping_scores(toy):
         curve_b = [row["valid_score"] for row in b.history]
         assert [row["train_loss"] for row in a.history] == [row["train_loss"] for row in b.history]
         assert curve_a != curve_b
+
+
+class _InterruptInFourthEpoch(_StepRecorder):
+    """Records the steps, then presses Ctrl-C after the first step of epoch 4
+    (step 13: the average moves by 0.56 of the way, so it is not the iterate)."""
+
+    def on_batch_end(self, net, training=False, **kwargs):
+        super().on_batch_end(net, training=training, **kwargs)
+        if training and len(net.history) == 4:
+            raise KeyboardInterrupt
+
+
+def test_weight_averaging_survives_an_interrupt_in_mid_epoch(toy, monkeypatch):
+    """Ctrl-C in the middle of an epoch keeps the averaged weights, not the
+    optimiser's half-epoch iterate."""
+    from skcross import _neural
+
+    X, y = toy
+    recorders = []
+    make_net = _neural.NeuralCrossModalEstimator._make_net
+
+    def interrupting(self, *args, callbacks=None, **kwargs):
+        recorders.append(_InterruptInFourthEpoch())
+        return make_net(self, *args, callbacks=[*(callbacks or []), ("interrupt", recorders[-1])], **kwargs)
+
+    monkeypatch.setattr(_neural.NeuralCrossModalEstimator, "_make_net", interrupting)
+    model = DSCMR(random_state=0, **{**FAST, "early_stopping": False, "max_epochs": 8}).fit(X, y)
+    steps = recorders[-1].steps
+    assert len(steps) == 13
+    expected = [w.clone() for w in steps[0]]
+    for t, weights in enumerate(steps[1:], start=2):
+        rate = min(1.0, 2.0 / (_neural.WEIGHT_AVERAGING_FRACTION * t + 1.0))
+        for e, w in zip(expected, weights):
+            e.lerp_(w, rate)
+    assert len(model.net_.history) == 4
+    for e, k, last in zip(expected, model.net_.module_.parameters(), steps[-1]):
+        assert torch.allclose(e, k, atol=1e-6)
+        assert not torch.equal(k, last)
