@@ -157,21 +157,40 @@ class _StepRecorder(Callback):
             self.steps.append([p.detach().clone() for p in net.module_.parameters()])
 
 
-def test_weight_averaging_keeps_the_tail_average_and_leaves_training_alone(toy, monkeypatch):
-    """The kept weights are the running tail average of the optimiser's steps
-    (recomputed here from the recorded steps), and the optimiser's own path is
-    untouched: the per-epoch training losses are those of a fit without it."""
+def _install_recorders(monkeypatch, recorder_class=_StepRecorder) -> list:
+    """Every net built from now on gets a ``recorder_class`` callback; the
+    recorders are returned in the order their nets were built."""
     from skcross import _neural
 
-    X, y = toy
     recorders = []
     make_net = _neural.NeuralCrossModalEstimator._make_net
 
     def recording(self, *args, callbacks=None, **kwargs):
-        recorders.append(_StepRecorder())
-        return make_net(self, *args, callbacks=[*(callbacks or []), ("steps", recorders[-1])], **kwargs)
+        recorders.append(recorder_class())
+        return make_net(self, *args, callbacks=[*(callbacks or []), ("recorder", recorders[-1])], **kwargs)
 
     monkeypatch.setattr(_neural.NeuralCrossModalEstimator, "_make_net", recording)
+    return recorders
+
+
+def _tail_average(steps: list) -> list:
+    """The running tail average of recorded weights, computed independently of the callback."""
+    from skcross._neural import WEIGHT_AVERAGING_FRACTION
+
+    average = [w.clone() for w in steps[0]]
+    for t, weights in enumerate(steps[1:], start=2):
+        rate = min(1.0, 2.0 / (WEIGHT_AVERAGING_FRACTION * t + 1.0))
+        for a, w in zip(average, weights):
+            a.lerp_(w, rate)
+    return average
+
+
+def test_weight_averaging_keeps_the_tail_average_and_leaves_training_alone(toy, monkeypatch):
+    """The kept weights are the running tail average of the optimiser's steps
+    (recomputed here from the recorded steps), and the optimiser's own path is
+    untouched: the per-epoch training losses are those of a fit without it."""
+    X, y = toy
+    recorders = _install_recorders(monkeypatch)
     params = {**FAST, "early_stopping": False, "max_epochs": 5}
     plain = DSCMR(average_weights=False, random_state=0, **params).fit(X, y)
     averaged = DSCMR(random_state=0, **params).fit(X, y)
@@ -179,11 +198,7 @@ def test_weight_averaging_keeps_the_tail_average_and_leaves_training_alone(toy, 
     assert losses[0] == losses[1]
 
     steps = recorders[-1].steps
-    expected = [w.clone() for w in steps[0]]
-    for t, weights in enumerate(steps[1:], start=2):
-        rate = min(1.0, 2.0 / (_neural.WEIGHT_AVERAGING_FRACTION * t + 1.0))
-        for e, w in zip(expected, weights):
-            e.lerp_(w, rate)
+    expected = _tail_average(steps)
     kept = list(averaged.net_.module_.parameters())
     for e, k, last in zip(expected, kept, steps[-1]):
         assert torch.allclose(e, k, atol=1e-6)
@@ -222,25 +237,12 @@ class _InterruptInFourthEpoch(_StepRecorder):
 def test_weight_averaging_survives_an_interrupt_in_mid_epoch(toy, monkeypatch):
     """Ctrl-C in the middle of an epoch keeps the averaged weights, not the
     optimiser's half-epoch iterate."""
-    from skcross import _neural
-
     X, y = toy
-    recorders = []
-    make_net = _neural.NeuralCrossModalEstimator._make_net
-
-    def interrupting(self, *args, callbacks=None, **kwargs):
-        recorders.append(_InterruptInFourthEpoch())
-        return make_net(self, *args, callbacks=[*(callbacks or []), ("interrupt", recorders[-1])], **kwargs)
-
-    monkeypatch.setattr(_neural.NeuralCrossModalEstimator, "_make_net", interrupting)
+    recorders = _install_recorders(monkeypatch, _InterruptInFourthEpoch)
     model = DSCMR(random_state=0, **{**FAST, "early_stopping": False, "max_epochs": 8}).fit(X, y)
     steps = recorders[-1].steps
     assert len(steps) == 13
-    expected = [w.clone() for w in steps[0]]
-    for t, weights in enumerate(steps[1:], start=2):
-        rate = min(1.0, 2.0 / (_neural.WEIGHT_AVERAGING_FRACTION * t + 1.0))
-        for e, w in zip(expected, weights):
-            e.lerp_(w, rate)
+    expected = _tail_average(steps)
     assert len(model.net_.history) == 4
     for e, k, last in zip(expected, model.net_.module_.parameters(), steps[-1]):
         assert torch.allclose(e, k, atol=1e-6)
