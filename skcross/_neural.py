@@ -54,6 +54,8 @@ __all__ = [
     "DivergenceGuard",
     "ValidationScore",
     "WeightAveraging",
+    "check_label_readout",
+    "softmax_cross_entropy",
     "paired_retrieval_score",
     "TensorDataset",
     "TensorBatches",
@@ -97,6 +99,41 @@ WEIGHT_AVERAGING_FRACTION = 0.2
 # Held-out rows scored each epoch at most (evenly spaced over the held-out
 # rows): the score functions compare every held-out sample with every other.
 MAX_VALIDATION_ROWS = 10_000
+
+
+# The label term and the retrieval embedding of the supervised estimators
+# (SDML, DSCMR). The papers regress the one-hot labels with a (non-squared) L2
+# norm and retrieve with the common representation ("norm", "common"). On
+# noisy data with many classes that regression is a poor classifier (ESL 4.2's
+# "masking": a class whose fitted indicator never dominates is never
+# predicted), and cosine on the common representation ranks by it. A softmax
+# classifier trained by cross-entropy, whose class posteriors are the
+# retrieval embedding, is what the label-space baseline does per modality;
+# the methods keep their networks, their other loss terms and their common
+# space, and read the posterior off their own label-space map (the fitting
+# guide and the method pages have the measurements).
+
+
+def softmax_cross_entropy(logits: torch.Tensor, Y: torch.Tensor) -> torch.Tensor:
+    """Mean cross-entropy of ``softmax(logits)`` against label indicator rows.
+
+    A multi-label row is spread evenly over its labels (target ``y / sum(y)``);
+    a row with no label contributes nothing.
+    """
+    Y = Y.to(logits.dtype)
+    target = Y / Y.sum(dim=1, keepdim=True).clamp_min(1.0)
+    return -(target * torch.log_softmax(logits, dim=1)).sum(dim=1).mean()
+
+
+def check_label_readout(estimator: Any) -> None:
+    """``embedding="posterior"`` reads the softmax classifier's posterior, so
+    it needs that classifier to be trained: ``label_loss="cross_entropy"``."""
+    if estimator.embedding == "posterior" and estimator.label_loss == "norm":
+        raise ValueError(
+            f"{type(estimator).__name__}: embedding='posterior' returns the class posteriors of the "
+            f"softmax classifier, which label_loss={estimator.label_loss!r} does not train; use "
+            "label_loss='cross_entropy', or embedding='common' (the paper's common representation)."
+        )
 
 
 class DivergenceGuard(Callback):

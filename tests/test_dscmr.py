@@ -106,6 +106,54 @@ def test_objective_combines_terms_with_weights():
     assert float(no_j1(embs, Y, None)) == pytest.approx(float(0.3 * J2 + 0.7 * J3))
 
 
+def test_cross_entropy_label_term():
+    rng = np.random.RandomState(5)
+    embs = [torch.tensor(rng.randn(6, 4)) for _ in range(2)]
+    preds = [torch.tensor(rng.randn(6, 3)) for _ in range(2)]
+    Y = np.eye(3)[[0, 1, 2, 0, 1, 2]]
+    Y[0, 2] = 1  # a multi-label row: its target is spread evenly over its labels
+    J1, J2, J3 = dscmr_loss_terms(embs, preds, torch.tensor(Y), "cross_entropy")
+    expected = 0.0
+    for p in preds:
+        logp = p.numpy() - np.log(np.exp(p.numpy()).sum(axis=1, keepdims=True))
+        expected += np.mean(-(Y / Y.sum(axis=1, keepdims=True) * logp).sum(axis=1))
+    assert float(J1) == pytest.approx(expected, rel=1e-10)
+    # J2 and J3 do not depend on the label term
+    _, J2_norm, J3_norm = dscmr_loss_terms(embs, preds, torch.tensor(Y), "norm")
+    assert float(J2) == float(J2_norm) and float(J3) == float(J3_norm)
+
+
+def test_posterior_embedding_is_the_classifier_softmax(toy):
+    X, y = toy
+    model = DSCMR(random_state=0, **TRAINED).fit(X, y)
+    module = model.net_.module_
+    for i in range(2):
+        x = model._standardize(i, X.modality(i))
+        with torch.no_grad():
+            expected = torch.softmax(module.classifier(module.embed(i, torch.as_tensor(x))), dim=1).numpy()
+        E = model.transform(i, X.modality(i))
+        assert E.shape == (len(y), 3)
+        np.testing.assert_allclose(E, expected, atol=1e-6)
+    np.testing.assert_array_equal(model.get_feature_names_out(), ["dscmr0", "dscmr1", "dscmr2"])
+    common = DSCMR(random_state=0, embedding="common", **TRAINED).fit(X, y)
+    assert common.transform(0, X.modality(0)).shape == (len(y), 8)
+
+
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        (dict(embedding="posterior", label_loss="norm"), "label_loss='cross_entropy'"),
+        (dict(label_weight=0), "label_weight=0"),
+        (dict(classifier="closed_form"), "closed_form"),
+        (dict(classifier="closed_form", label_loss="norm"), "closed_form"),
+    ],
+)
+def test_readout_needs_a_trained_softmax_classifier(toy, params, message):
+    X, y = toy
+    with pytest.raises(ValueError, match=message):
+        DSCMR(**FAST, **params).fit(X, y)
+
+
 # ------------------------------------------------------- closed-form classifier
 @pytest.mark.parametrize("n, d", [(9, 4), (3, 10)])  # primal and dual forms
 def test_closed_form_classifier_is_ridge_lstsq(n, d):
@@ -133,16 +181,21 @@ def test_closed_form_loss_uses_batch_classifier():
 
 def test_closed_form_has_no_classifier_parameter(toy):
     X, y = toy
-    model = DSCMR(classifier="closed_form", early_stopping=False, random_state=0, **TRAINED).fit(X, y)
+    model = DSCMR(
+        classifier="closed_form", label_loss="norm", embedding="common", early_stopping=False,
+        random_state=0, **TRAINED,
+    ).fit(X, y)
     assert model.net_.module_.classifier is None
     assert not any("classifier" in n for n, _ in model.net_.module_.named_parameters())
-    assert model.score(X, y) > _untrained_score(X, y, classifier="closed_form") + 0.15
+    assert model.score(X, y) > _untrained_score(
+        X, y, classifier="closed_form", label_loss="norm", embedding="common"
+    ) + 0.15
 
 
 # ------------------------------------------------------------- architecture
 def test_last_layer_is_shared(toy):
     X, y = toy
-    model = DSCMR(early_stopping=False, random_state=0, **FAST).fit(X, y)
+    model = DSCMR(embedding="common", early_stopping=False, random_state=0, **FAST).fit(X, y)
     module = model.net_.module_
     names = [n for n, _ in module.named_parameters()]
     assert names.count("shared.weight") == 1
@@ -167,7 +220,9 @@ def test_three_modalities():
     assert model.n_modalities_ == 3
     assert len(model.net_.module_.branches) == 3
     emb = model.transform(X)
-    assert [e.shape for e in emb.modalities()] == [(150, 8)] * 3
+    # embedding="posterior": one probability per class
+    assert [e.shape for e in emb.modalities()] == [(150, 3)] * 3
+    np.testing.assert_allclose(emb.modality(2).sum(axis=1), 1.0, atol=1e-5)
     assert all(e.dtype == np.float32 for e in emb.modalities())
     assert model.score(X, y) > _untrained_score(X, y) + 0.3
 
@@ -184,13 +239,13 @@ def test_multilabel():
 
 def test_ablations_run_and_j1_off_leaves_classifier_untouched(toy):
     X, y = toy
-    for kw in [dict(label_weight=0), dict(lam=0), dict(eta=0), dict(lam=0, eta=0)]:
+    for kw in [dict(label_weight=0, embedding="common"), dict(lam=0), dict(eta=0), dict(lam=0, eta=0)]:
         model = DSCMR(early_stopping=False, random_state=0, **FAST, **kw).fit(X, y)
         assert np.isfinite(model.net_.history[:, "train_loss"]).all()
     # without J1 the classifier gets no gradient: it keeps its initial weights
-    no_j1 = DSCMR(early_stopping=False, label_weight=0, random_state=0, **FAST).fit(X, y)
+    no_j1 = DSCMR(early_stopping=False, label_weight=0, embedding="common", random_state=0, **FAST).fit(X, y)
     init = DSCMR(
-        early_stopping=False, label_weight=0, random_state=0, **{**FAST, "lr": 1e-30, "max_epochs": 1}
+        early_stopping=False, label_weight=0, embedding="common", random_state=0, **{**FAST, "lr": 1e-30, "max_epochs": 1}
     ).fit(X, y)
     torch.testing.assert_close(no_j1.net_.module_.classifier.weight, init.net_.module_.classifier.weight)
     assert not torch.allclose(no_j1.net_.module_.shared.weight, init.net_.module_.shared.weight)
@@ -277,16 +332,20 @@ def test_grid_search_over_lam_and_eta(toy):
     assert search.best_estimator_.score(X, y) > _untrained_score(X, y) + 0.2
 
 
-def test_best_epoch_is_chosen_on_validation_split_of_training_data(digit_halves_split):
+@pytest.mark.parametrize("readout", [{}, {"label_loss": "norm", "embedding": "common"}])
+def test_best_epoch_is_chosen_on_validation_split_of_training_data(digit_halves_split, readout):
     Xtr, Xte, ytr, yte = digit_halves_split
-    model = DSCMR(validation_fraction=0.2, n_iter_no_change=100, random_state=0, **{**FAST, "max_epochs": 8}).fit(Xtr, ytr)
+    model = DSCMR(
+        validation_fraction=0.2, n_iter_no_change=100, random_state=0, **{**FAST, "max_epochs": 8}, **readout
+    ).fit(Xtr, ytr)
     valid = model.validation_indices_
     # carved from the training data, stratified by class
     assert valid.max() < len(ytr) and len(valid) == int(np.ceil(0.2 * len(ytr)))
     np.testing.assert_allclose(np.bincount(ytr[valid]) / len(valid), np.bincount(ytr) / len(ytr), atol=0.02)
     history = np.asarray(model.net_.history[:, "valid_score"])
     assert model.best_epoch_ == int(np.argmax(history)) + 1
-    # the restored parameters are those of that epoch: their validation mAP is the best one
+    # the restored parameters are those of that epoch: the validation mAP of
+    # what transform returns (posteriors or common representations) is the best one
     Xv, yv = Xtr[valid], ytr[valid]
     a, b = model.transform(0, Xv.modality(0)), model.transform(1, Xv.modality(1))
     score = 0.5 * (mean_average_precision(a, b, yv, yv) + mean_average_precision(b, a, yv, yv))
@@ -319,6 +378,7 @@ def test_paper_params_are_one_call_away(toy):
     model = DSCMR(**params)
     assert model.lr == 1e-4 and model.hidden_layer_sizes == (2048,) and model.n_components == 1024
     assert model.max_epochs == 500 and not model.early_stopping
+    assert (model.label_loss, model.embedding) == ("norm", "common")
 
 
 # ------------------------------------------------------------------ output

@@ -27,9 +27,11 @@ def _quick_dscmr():
 
 
 def _classifier_pipeline():
+    # The common representation (n_components features) as the classifier's
+    # input; the default posterior read-out gives one feature per class.
     return Pipeline([
         ("prep", PerModality([StandardScaler(), StandardScaler()])),
-        ("space", _quick_dscmr()),
+        ("space", _quick_dscmr().set_params(embedding="common")),
         ("fuse", Fuse()),
         ("clf", LogisticRegression()),
     ])

@@ -53,6 +53,8 @@ def test_shapes_and_determinism(three_modal):
     np.testing.assert_allclose(P.T @ P, np.eye(3), atol=1e-5)
     E = model.transform(1, X.modality(1))
     assert E.shape == (180, 8) and E.dtype == np.float32
+    # without early stopping label_loss="auto" is the paper's norm: unit-norm h
+    assert model.label_losses_ == ["norm"] * 3 and model.embeddings_ == ["common"] * 3
     np.testing.assert_allclose(np.linalg.norm(E, axis=1), 1.0, atol=1e-5)
     assert len(model.best_epochs_) == 3 and all(1 <= e <= 15 for e in model.best_epochs_)
 
@@ -269,8 +271,77 @@ def test_digit_halves_defaults_beat_the_baselines(digit_halves_split, cca_digits
     assert all(best < model.max_epochs for best in model.best_epochs_)
 
 
+def test_cross_entropy_networks_embed_their_posterior(three_modal):
+    X, y = three_modal
+    model = SDML(random_state=0, **{**FAST, "label_loss": "cross_entropy"}).fit(X, y)
+    assert model.embeddings_ == ["posterior"] * 3
+    P = model.projection_
+    for i in range(3):
+        E = model.transform(i, X.modality(i))
+        # P times a probability vector over the classes: the softmax of P^T z
+        posterior = E @ P
+        assert np.all(posterior >= 0)
+        np.testing.assert_allclose(posterior.sum(axis=1), 1.0, atol=1e-5)
+        np.testing.assert_allclose(posterior @ P.T, E, atol=1e-5)
+        module = model.networks_[i].module_
+        with torch.no_grad():
+            z = module.encoder(torch.as_tensor(model._standardize(i, X.modality(i))))
+        np.testing.assert_allclose(posterior, torch.softmax(z @ module.projection, dim=1).numpy(), atol=1e-5)
+    assert model.score(X, y) > _chance_map(y, y) + 0.3
+    common = SDML(random_state=0, **{**FAST, "label_loss": "cross_entropy", "embedding": "common"}).fit(X, y)
+    np.testing.assert_allclose(np.linalg.norm(common.transform(0, X.modality(0)), axis=1), 1.0, atol=1e-5)
+
+
+def test_cross_entropy_label_term():
+    from skcross._sdml import SDMLLoss
+
+    rng = np.random.RandomState(0)
+    z, P = torch.tensor(rng.randn(5, 4)), torch.tensor(np.linalg.qr(rng.randn(4, 3))[0])
+    x = torch.tensor(rng.randn(5, 2))
+    x_hat = torch.tensor(rng.randn(5, 2))
+    Y = np.eye(3)[[0, 1, 2, 1, 0]]
+    loss, label = SDMLLoss(lam=0.25, label_loss="cross_entropy")(z, x_hat, x, torch.tensor(Y), P)
+    logits = z.numpy() @ P.numpy()
+    logp = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+    expected_label = np.mean(-(Y * logp).sum(axis=1))
+    reconstruction = np.mean(np.linalg.norm(x_hat.numpy() - x.numpy(), axis=1))
+    assert float(label) == pytest.approx(expected_label, rel=1e-10)
+    assert float(loss) == pytest.approx(0.25 * reconstruction + 0.75 * expected_label, rel=1e-10)
+    # the paper's norm is taken on the normalised h, whatever the scale of z
+    _, norm_label = SDMLLoss(label_loss="norm")(3.0 * z, x_hat, x, torch.tensor(Y), P)
+    h = z.numpy() / np.linalg.norm(z.numpy(), axis=1, keepdims=True)
+    assert float(norm_label) == pytest.approx(np.mean(np.linalg.norm(h @ P.numpy() - Y, axis=1)), rel=1e-10)
+
+
+def test_auto_label_loss_keeps_the_better_validation_score(three_modal):
+    X, y = three_modal
+    params = {**FAST, "early_stopping": True, "max_epochs": 10, "validation_folds": 1, "validation_fraction": 0.3}
+    auto = SDML(random_state=0, **params).fit(X, y)
+    for i in range(3):
+        assert auto.label_losses_[i] in ("norm", "cross_entropy")
+        assert auto.embeddings_[i] == ("posterior" if auto.label_losses_[i] == "cross_entropy" else "common")
+    # the candidates of label_loss="auto" and weight_decay="auto", each alone
+    candidates = [("norm", 0.0), ("norm", 0.1), ("cross_entropy", 0.0)]
+    scores = np.array([
+        [max(net.history[:, "valid_score"]) for net in
+         SDML(random_state=0, label_loss=loss, weight_decay=decay, **params).fit(X, y).networks_]
+        for loss, decay in candidates
+    ])
+    for i, net in enumerate(auto.networks_):
+        best = int(np.argmax(scores[:, i]))
+        assert (auto.label_losses_[i], auto.weight_decays_[i]) == candidates[best]
+        assert max(net.history[:, "valid_score"]) == scores[best, i]
+
+
+def test_posterior_needs_the_softmax_classifier(three_modal):
+    X, y = three_modal
+    with pytest.raises(ValueError, match="label_loss='cross_entropy'"):
+        SDML(label_loss="norm", embedding="posterior", **FAST).fit(X, y)
+
+
 def test_paper_params_are_one_call_away():
     model = SDML(**SDML.paper_params())
+    assert (model.label_loss, model.embedding) == ("norm", "common")
     assert (model.lam, model.lr, model.n_components) == (0.5, 1e-4, 512)
     assert model.hidden_layer_sizes == (1024, 1024) and not model.standardize
 
