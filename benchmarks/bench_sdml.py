@@ -176,8 +176,8 @@ def train_joint(tr: list, Y: np.ndarray, epochs: int, seed: int) -> None:
             total = 0.0
             for module, X in zip(modules, Xt):
                 x = X[idx]
-                h, x_hat = module(x)
-                total = total + loss_fn(h, x_hat, x, Yt[idx], module.projection)[0]
+                z, x_hat = module(x)
+                total = total + loss_fn(z, x_hat, x, Yt[idx], module.projection)[0]
             optimizer.zero_grad()
             total.backward()
             optimizer.step()

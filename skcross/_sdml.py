@@ -403,6 +403,12 @@ class SDML(NeuralCrossModalEstimator):
       penalty or 0.1 per network on its validation split.
       ``average_weights=True`` (not in the paper, which keeps the last
       iterate) scores and keeps a running average of each network's weights.
+    - ``label_loss="auto"`` and ``embedding="auto"`` (the paper: "norm" and
+      "common"): each network also tries the softmax cross-entropy of
+      ``P^T z`` and embeds its class posterior ``P softmax(P^T z)`` when that
+      wins on its validation split. The norm regression of one-hot labels is
+      a poor classifier on noisy data with many classes; on other data the
+      paper's ``h`` retrieves better. The method page has the measurements.
     - Inputs are standardised (``standardize=True``): the reconstruction term
       is an unscaled Euclidean norm, and badly scaled inputs collapse the
       network.
