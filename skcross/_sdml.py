@@ -159,7 +159,7 @@ class SDMLNet(NeuralNet):
         return loss
 
 
-def network_embedding(embedding: str, label_loss: str) -> str:
+def _network_embedding(embedding: str, label_loss: str) -> str:
     """The embedding of a network trained with ``label_loss``: ``embedding``, or
     with "auto" the posterior of a softmax-trained network and the common
     representation of a norm-trained one."""
@@ -188,7 +188,7 @@ def _validation_map(held: Any, embedding: str):
     classes = torch.eye(Y.shape[1], device=Y.device)
 
     def score(net) -> float:
-        h = _retrieval_embedding(net.module_, network_embedding(embedding, net.criterion_.label_loss))(X)
+        h = _retrieval_embedding(net.module_, _network_embedding(embedding, net.criterion_.label_loss))(X)
         to_prototypes = mean_average_precision(h, net.module_.projection.T, Y, classes)
         to_each_other = mean_average_precision(h, h, Y, Y)
         return 0.5 * (float(to_prototypes) + float(to_each_other))
@@ -569,7 +569,7 @@ class SDML(NeuralCrossModalEstimator):
         self.best_epochs_ = [epoch for _, epoch, _ in results]
         self.label_losses_ = [label_loss for _, _, (label_loss, _) in results]
         self.weight_decays_ = [weight_decay for _, _, (_, weight_decay) in results]
-        self.embeddings_ = [network_embedding(self.embedding, loss) for loss in self.label_losses_]
+        self.embeddings_ = [_network_embedding(self.embedding, loss) for loss in self.label_losses_]
 
     def add_modality(self, X_new: Any, y_new: Any, name: str | None = None) -> "SDML":
         """Train a network for a new modality against the same ``P``.
@@ -616,7 +616,7 @@ class SDML(NeuralCrossModalEstimator):
         self.best_epochs_.append(best_epoch)
         self.label_losses_.append(label_loss)
         self.weight_decays_.append(weight_decay)
-        self.embeddings_.append(network_embedding(self.embedding, label_loss))
+        self.embeddings_.append(_network_embedding(self.embedding, label_loss))
         self.modalities_.append(name)
         self.n_features_in_.append(X_new.shape[1])
         if hasattr(self, "feature_names_in_"):
