@@ -164,7 +164,8 @@ def test_refit_without_names_drops_feature_names_in():
 
 def test_width_is_recorded_at_fit():
     """get_feature_names_out uses the fitted width, not a parameter changed since."""
-    est = _make(DSCMR).fit(*_frames())
+    # the common representation: n_components wide (the posteriors are n_classes wide)
+    est = _make(DSCMR).set_params(embedding="common").fit(*_frames())
     est.set_params(n_components=3)
     assert len(est.get_feature_names_out()) == DSCMR._quick_test_params["n_components"]
 
