@@ -25,6 +25,7 @@ validation mAP, seeds, progress, devices) is
 
 from __future__ import annotations
 
+from functools import partial
 from itertools import combinations
 from numbers import Integral, Real
 from typing import Any, Sequence
@@ -565,9 +566,7 @@ class DSCMR(NeuralCrossModalEstimator):
             )
 
         self.validation_indices_ = self._held_out_rows(len(Y), Y)
-        def make_score(held):
-            return _validation_map(held, self.embedding)
-
+        make_score = partial(_validation_map, embedding=self.embedding)
         self.net_, self.best_epoch_, self.weight_decay_, _ = self._train_selecting(build, make_score, X, Y)
         self.n_iter_ = len(self.net_.history)
 

@@ -21,6 +21,7 @@ devices) is :class:`~skcross._neural.NeuralCrossModalEstimator`'s.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -249,9 +250,7 @@ def _fit_network(
 
     if estimator.verbose:
         print(f"SDML: training {label} on {X.shape[0]} samples", flush=True)
-    def make_score(held):
-        return _validation_map(held, estimator.embedding)
-
+    make_score = partial(_validation_map, embedding=estimator.embedding)
     return estimator._train_selecting(build, make_score, X, Y, _candidates(estimator), position)[:3]
 
 
