@@ -22,6 +22,9 @@ setup(
         "torch>=2.0",
         "skorch>=0.15",
         "joblib>=1.2",
+        # already installed with scikit-learn; imported directly to run numpy's
+        # BLAS single-threaded around HarmonizedGPLVM's optimiser
+        "threadpoolctl>=3.1",
         "tqdm>=4.60",
     ],
     extras_require={

@@ -23,6 +23,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from . import _gplvm_objectives as obj
 from ._neural import paired_retrieval_score
+from ._torch_utils import single_threaded_numpy_blas
 from ._validation import FitData, holdout_split
 from .base import COMMON_CONSTRAINTS, CrossModalEstimator, check_finite_loss
 
@@ -591,10 +592,11 @@ class HarmonizedGPLVM(CrossModalEstimator):
         labels = None if data.Y is None else data.Y[0]
         self.validation_scores_ = None
         q, k = self.n_components, self.max_iter
-        if q == "auto" or k == "auto":
-            q, k = self._select_auto_settings(features, labels)
-        self.n_components_, self.max_iter_ = int(q), int(k)
-        self._fit_latent(features, labels, self.n_components_, self.max_iter_)
+        with single_threaded_numpy_blas():
+            if q == "auto" or k == "auto":
+                q, k = self._select_auto_settings(features, labels)
+            self.n_components_, self.max_iter_ = int(q), int(k)
+            self._fit_latent(features, labels, self.n_components_, self.max_iter_)
 
     def _select_auto_settings(self, features: list, labels: np.ndarray | None) -> tuple[int, int]:
         """The latent dimension and the number of L-BFGS iterations (``q`` of

@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 from typing import Any, Iterator
 
 import numpy as np
 import torch
 from sklearn.utils import check_random_state
+from threadpoolctl import ThreadpoolController
 
-__all__ = ["resolve_device", "derive_seed", "torch_seed", "to_numpy", "as_tensor"]
+__all__ = [
+    "resolve_device",
+    "derive_seed",
+    "torch_seed",
+    "to_numpy",
+    "as_tensor",
+    "single_threaded_numpy_blas",
+]
 
 
 def resolve_device(device: Any = "auto") -> torch.device:
@@ -93,3 +102,27 @@ def as_tensor(X: Any, device: torch.device, dtype: torch.dtype = torch.float32) 
     if hasattr(X, "toarray"):
         X = X.toarray()
     return torch.as_tensor(np.asarray(X), dtype=dtype, device=device)
+
+
+@contextlib.contextmanager
+def single_threaded_numpy_blas() -> Iterator[None]:
+    """Run the BLAS libraries of numpy and scipy on one thread inside the block.
+
+    For loops that alternate torch work with many small numpy / scipy calls
+    (scipy's L-BFGS-B around a torch objective). After each call OpenBLAS's
+    worker threads keep spinning for new work and take the cores torch's own
+    threads need: HarmonizedGPLVM's default fit on Wikipedia took 50.8 s with
+    both pools at two threads and 23.6 s with OpenBLAS on one, on the 2-core
+    machine (``benchmarks/bench_threads.py``). Torch's thread pool, and a BLAS
+    bundled inside torch, are left alone, so large problems keep their
+    parallel matrix products.
+    """
+    controller = ThreadpoolController()
+    torch_dir = os.path.dirname(torch.__file__)
+    outside_torch = [
+        info["filepath"]
+        for info in controller.info()
+        if info["user_api"] == "blas" and not info["filepath"].startswith(torch_dir)
+    ]
+    with controller.select(filepath=outside_torch).limit(limits=1):
+        yield

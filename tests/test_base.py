@@ -1,5 +1,7 @@
 import io
+import os
 import pickle
+from pathlib import Path
 
 import joblib
 import numpy as np
@@ -13,7 +15,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from skcross import MultiModal, PerModality
-from skcross._torch_utils import derive_seed, resolve_device, torch_seed
+from skcross._torch_utils import derive_seed, resolve_device, single_threaded_numpy_blas, torch_seed
 from skcross._validation import validate_fit_data
 from skcross.base import check_finite_loss
 from skcross.datasets import make_multimodal_classification
@@ -234,6 +236,27 @@ def test_seeds_are_reproducible_and_isolated():
         b = torch.rand(3)
     assert torch.equal(a, b)
     assert torch.equal(torch.random.get_rng_state(), state)
+
+
+def test_single_threaded_numpy_blas_limits_numpy_only():
+    """Inside the block numpy's and scipy's BLAS run on one thread; torch's pool
+    and the thread counts outside the block are untouched."""
+    import scipy.linalg  # noqa: F401  (loads scipy's own BLAS too)
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    def numpy_blas_threads():
+        torch_dir = str(Path(torch.__file__).parent)
+        return [i["num_threads"] for i in threadpool_info()
+                if i["user_api"] == "blas" and not i["filepath"].startswith(torch_dir)]
+
+    torch_threads = torch.get_num_threads()
+    with threadpool_limits(limits=2, user_api="blas"):
+        before = numpy_blas_threads()
+        assert before and (max(before) == 2 or os.cpu_count() == 1)
+        with single_threaded_numpy_blas():
+            assert numpy_blas_threads() == [1] * len(before)
+            assert torch.get_num_threads() == torch_threads
+        assert numpy_blas_threads() == before
 
 
 def test_progress_only_when_verbose(capsys):

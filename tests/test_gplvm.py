@@ -1,5 +1,7 @@
 """Tests of HarmonizedGPLVM (harmonized multimodal GPLVMs) and its objective terms."""
 
+from pathlib import Path
+
 import joblib
 import numpy as np
 import pytest
@@ -482,6 +484,36 @@ def test_auto_choices_on_held_out_pairs():
     assert {q for q, _ in part.validation_scores_} == {3} and part.n_components_ == 3
     with pytest.raises(ValueError, match="max_iter"):
         HarmonizedGPLVM(max_iter="many").fit(X)
+
+
+def test_optimiser_runs_with_numpy_blas_on_one_thread(small, monkeypatch):
+    """scipy's L-BFGS-B runs with numpy's and scipy's BLAS on one thread, whatever
+    the caller's setting (their spinning threads halved the speed of the torch
+    objective: benchmarks/bench_threads.py); the setting is restored after fit."""
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    import skcross._gplvm as gplvm_module
+
+    torch_dir = str(Path(torch.__file__).parent)
+
+    def numpy_blas_threads():
+        return {i["num_threads"] for i in threadpool_info()
+                if i["user_api"] == "blas" and not i["filepath"].startswith(torch_dir)}
+
+    seen = []
+
+    def recording_minimize(*args, **kwargs):
+        seen.append(numpy_blas_threads())
+        return real_minimize(*args, **kwargs)
+
+    real_minimize = gplvm_module.minimize
+    monkeypatch.setattr(gplvm_module, "minimize", recording_minimize)
+    X, _ = small
+    with threadpool_limits(limits=2, user_api="blas"):
+        outside = numpy_blas_threads()
+        HarmonizedGPLVM(n_components=3, n_active=15, max_iter=5, max_iter_transform=5, random_state=0).fit(X)
+        assert numpy_blas_threads() == outside
+    assert seen and all(threads == {1} for threads in seen)
 
 
 def test_fit_returns_the_iterates_the_auto_selection_scores(small):
