@@ -96,6 +96,22 @@ def small_multimodal():
     return make_multimodal_classification(n_samples=120, n_modalities=2, n_classes=3, n_features=[8, 6], random_state=0)
 
 
+@pytest.fixture
+def numpy_blas_threads():
+    """A function giving the thread count of each BLAS library outside torch's
+    directory (numpy's and scipy's OpenBLAS), as threadpoolctl reports it."""
+    import torch
+    from threadpoolctl import threadpool_info
+
+    torch_dir = str(Path(torch.__file__).parent)
+
+    def counts() -> list[int]:
+        return [info["num_threads"] for info in threadpool_info()
+                if info["user_api"] == "blas" and not info["filepath"].startswith(torch_dir)]
+
+    return counts
+
+
 def has_cuda() -> bool:
     try:
         import torch

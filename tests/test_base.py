@@ -1,7 +1,6 @@
 import io
 import os
 import pickle
-from pathlib import Path
 
 import joblib
 import numpy as np
@@ -238,16 +237,11 @@ def test_seeds_are_reproducible_and_isolated():
     assert torch.equal(torch.random.get_rng_state(), state)
 
 
-def test_single_threaded_numpy_blas_limits_numpy_only():
+def test_single_threaded_numpy_blas_limits_numpy_only(numpy_blas_threads):
     """Inside the block numpy's and scipy's BLAS run on one thread; torch's pool
     and the thread counts outside the block are untouched."""
     import scipy.linalg  # noqa: F401  (loads scipy's own BLAS too)
-    from threadpoolctl import threadpool_info, threadpool_limits
-
-    def numpy_blas_threads():
-        torch_dir = str(Path(torch.__file__).parent)
-        return [i["num_threads"] for i in threadpool_info()
-                if i["user_api"] == "blas" and not i["filepath"].startswith(torch_dir)]
+    from threadpoolctl import threadpool_limits
 
     torch_threads = torch.get_num_threads()
     with threadpool_limits(limits=2, user_api="blas"):
