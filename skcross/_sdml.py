@@ -224,7 +224,8 @@ def _fit_network(
     can ship it to a worker; seeds depend on the position only.
 
     Returns the fitted net, the (1-based) epoch whose parameters it keeps and
-    its weight decay (chosen on its validation split with "auto").
+    the (label loss, weight decay) candidate it was trained with (chosen on
+    its validation split with "auto").
     """
     def build(candidate: tuple[str, float], dataset, score) -> SDMLNet:
         label_loss, weight_decay = candidate
@@ -564,11 +565,20 @@ class SDML(NeuralCrossModalEstimator):
         # Each array goes to one worker only: memory-mapping it would save nothing
         # and hand torch read-only arrays.
         results = Parallel(n_jobs=self.n_jobs, max_nbytes=None)(jobs)
-        self.networks_ = [net for net, _, _ in results]
-        self.best_epochs_ = [epoch for _, epoch, _ in results]
-        self.label_losses_ = [label_loss for _, _, (label_loss, _) in results]
-        self.weight_decays_ = [weight_decay for _, _, (_, weight_decay) in results]
-        self.embeddings_ = [_network_embedding(self.embedding, loss) for loss in self.label_losses_]
+        self.networks_, self.best_epochs_, self.embeddings_ = [], [], []
+        self.label_losses_, self.weight_decays_ = [], []
+        for result in results:
+            self._keep_network(*result)
+
+    def _keep_network(self, net: SDMLNet, best_epoch: int, candidate: tuple[str, float]) -> None:
+        """Append one modality's trained network and what it was trained with
+        to the fitted per-modality lists (``fit`` and ``add_modality``)."""
+        label_loss, weight_decay = candidate
+        self.networks_.append(net)
+        self.best_epochs_.append(best_epoch)
+        self.label_losses_.append(label_loss)
+        self.weight_decays_.append(weight_decay)
+        self.embeddings_.append(_network_embedding(self.embedding, label_loss))
 
     def add_modality(self, X_new: Any, y_new: Any, name: str | None = None) -> "SDML":
         """Train a network for a new modality against the same ``P``.
@@ -608,14 +618,7 @@ class SDML(NeuralCrossModalEstimator):
         X_new = check_modality_array(X_new, name, dtype=np.float64, estimator_name="SDML", min_samples=2)
         Y_new = self._encode_new_labels(y_new, name, X_new.shape[0])
         X_new = self._add_modality_standardization(X_new, bool(self.standardize))
-        net, best_epoch, (label_loss, weight_decay) = _fit_network(
-            self, X_new, Y_new, position, f"new modality {name!r}"
-        )
-        self.networks_.append(net)
-        self.best_epochs_.append(best_epoch)
-        self.label_losses_.append(label_loss)
-        self.weight_decays_.append(weight_decay)
-        self.embeddings_.append(_network_embedding(self.embedding, label_loss))
+        self._keep_network(*_fit_network(self, X_new, Y_new, position, f"new modality {name!r}"))
         self.modalities_.append(name)
         self.n_features_in_.append(X_new.shape[1])
         if hasattr(self, "feature_names_in_"):
