@@ -326,12 +326,13 @@ def report(rows: Sequence[Row], header: Sequence[str], data_lines: Sequence[str]
     return "".join(md)
 
 
-def replace_section(path: Path, text: str) -> None:
-    """Replace the text between the bench_defaults markers of ``path`` (append the section if absent)."""
+def replace_section(path: Path, text: str, start: str = START, end: str = END) -> None:
+    """Replace the text between the ``start`` and ``end`` markers of ``path`` (by default bench_defaults');
+    append the section if absent."""
     old = path.read_text(encoding="utf-8") if path.exists() else ""
-    block = f"{START}\n{text.rstrip()}\n{END}"
-    if START in old and END in old and old.index(START) < old.index(END):
-        new = old[: old.index(START)] + block + old[old.index(END) + len(END):]
+    block = f"{start}\n{text.rstrip()}\n{end}"
+    if start in old and end in old and old.index(start) < old.index(end):
+        new = old[: old.index(start)] + block + old[old.index(end) + len(end):]
     else:
         new = old.rstrip() + ("\n\n" if old.strip() else "") + block + "\n"
     path.write_text(new, encoding="utf-8")

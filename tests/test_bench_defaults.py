@@ -200,3 +200,38 @@ def test_default_choices_table_views(monkeypatch):
         assert X.n_modalities == 2 and X.shape[0] == len(y)
         assert [X.modality(c).shape[1] for c in range(2)] == [d0, d1]
         assert len(y) == n - int(np.ceil(0.3 * n))  # the training split only
+
+
+@pytest.fixture(scope="module")
+def standins(bench):
+    spec = importlib.util.spec_from_file_location("bench_standins", ROOT / "benchmarks" / "bench_standins.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_standins_draws_differ_and_keep_their_shape(standins):
+    a, b = standins.standin_split("C700x17", 0, 150), standins.standin_split("C700x17", 1, 150)
+    assert [A.shape[1] for A in a.X_train.modalities()] == [700, 300, 100]
+    assert len(np.unique(a.y_train)) == 17
+    assert not np.allclose(a.X_train.modalities()[0], b.X_train.modalities()[0])
+
+
+def test_standins_table_counts_wins_per_draw(standins, capsys):
+    args = ["--draws", "0,1", "--shapes", "C700x17", "--methods", "MinVIRBM,DSCMR", "--smoke", "--max-samples", "150"]
+    assert standins.main(args) == 0
+    out = capsys.readouterr().out
+    per_draw = {line.split(":")[0]: line for line in out.splitlines() if line.startswith("C700x17#")}
+    assert sorted(per_draw) == ["C700x17#0", "C700x17#1"]
+    rows = {}
+    for line in out.splitlines():
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if line.startswith("| C700x17"):
+            rows[cells[1]] = cells
+    assert sorted(rows) == ["CCA", "DSCMR", "Label space", "MinVIRBM"]
+    values = {m: [float(v) for v in cells[3].split(" / ")] for m, cells in rows.items()}
+    for method, must_beat in (("MinVIRBM", ["CCA"]), ("DSCMR", ["CCA", "Label space"])):
+        assert abs(float(rows[method][2]) - np.mean(values[method])) < 1e-3
+        wins = sum(all(v > values[b][i] for b in must_beat) for i, v in enumerate(values[method]))
+        assert rows[method][4] == f"{wins} of 2 draws"
+    assert "smoke run, not the defaults" in out
