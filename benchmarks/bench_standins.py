@@ -24,11 +24,13 @@ estimators than real features, where the label space has no such advantage.
 
 Usage::
 
-    python benchmarks/bench_standins.py --draws 0,1,2,3,4        # the RESULTS.md table (about 30 min)
+    OMP_NUM_THREADS=1 python benchmarks/bench_standins.py --draws 0,1,2,3,4   # the RESULTS.md table (28 min)
     python benchmarks/bench_standins.py --draws 0 --shapes B2100x21 --methods SDML
     python benchmarks/bench_standins.py --draws 0,1,2,3,4 --write-results   # update RESULTS.md's section
 
-``--write-results`` replaces the text between ``<!-- bench_standins:start -->``
+The RESULTS.md table was computed with torch on one thread, like the defaults
+table: HarmonizedGPLVM's "auto" choice can change with torch's thread count
+(its method page, "Threads"). ``--write-results`` replaces the text between ``<!-- bench_standins:start -->``
 and ``<!-- bench_standins:end -->`` of ``benchmarks/RESULTS.md`` (appending
 the section when it is absent).
 """
@@ -103,7 +105,7 @@ def run(argv: Sequence[str] | None = None) -> str:
     parser.add_argument("--draws", default="0,1,2,3,4", help="comma-separated random_state values of the draws")
     parser.add_argument("--shapes", default=",".join(SHAPES), help=f"comma list of {list(SHAPES)}")
     parser.add_argument("--methods", default=",".join(bd.ESTIMATORS), help="comma list of estimators")
-    parser.add_argument("--smoke", action="store_true", help="tests only: _quick_test_params, small draws")
+    parser.add_argument("--smoke", action="store_true", help="tests only: each estimator's _quick_test_params, not its defaults")
     parser.add_argument("--max-samples", type=int, default=None, help="cap each draw at this many samples")
     parser.add_argument("--write-results", action="store_true", help="replace RESULTS.md's stand-ins section")
     args = parser.parse_args(argv)
