@@ -10,14 +10,20 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def load_script(name: str, register: bool = False):
+    """Import ``benchmarks/<name>.py`` as a module (``register``: also put it in ``sys.modules``)."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    if register:
+        sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("bench_defaults", ROOT / "benchmarks" / "bench_defaults.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up
-    spec.loader.exec_module(module)
-    yield module
-    sys.modules.pop(spec.name, None)
+    yield load_script("bench_defaults", register=True)  # its dataclasses look their module up
+    sys.modules.pop("bench_defaults", None)
 
 
 # Smoke settings (each estimator's _quick_test_params) on 100 + 100 samples of the easy synthetic set.
@@ -111,10 +117,7 @@ def test_bad_names_are_refused(bench):
 
 @pytest.fixture(scope="module")
 def spread(bench):
-    spec = importlib.util.spec_from_file_location("bench_seed_spread", ROOT / "benchmarks" / "bench_seed_spread.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("bench_seed_spread")
 
 
 def test_seed_spread_verdicts(spread):
@@ -142,9 +145,7 @@ def test_seed_spread_table(spread, capsys):
 
 def test_validation_folds_table(capsys, monkeypatch):
     monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
-    spec = importlib.util.spec_from_file_location("bench_validation_folds", ROOT / "benchmarks" / "bench_validation_folds.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_script("bench_validation_folds")
     module.main(["--methods", "DSCMR", "--datasets", "synthetic-easy:60", "--seeds", "0,1", "--smoke"])
     rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| DSCMR")]
     assert len(rows) == 1
@@ -158,9 +159,7 @@ def test_validation_folds_table(capsys, monkeypatch):
 
 def test_validation_folds_table_many_class_synthetic(capsys, monkeypatch):
     monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
-    spec = importlib.util.spec_from_file_location("bench_validation_folds", ROOT / "benchmarks" / "bench_validation_folds.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_script("bench_validation_folds")
     module.main(["--methods", "SDML", "--datasets", "synthetic-easy/6x200", "--seeds", "0",
                  "--folds", "2", "--smoke"])
     out = capsys.readouterr().out
@@ -174,9 +173,7 @@ def test_validation_folds_table_many_class_synthetic(capsys, monkeypatch):
 
 def test_default_choices_mean_over_seeds(capsys, monkeypatch):
     monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
-    spec = importlib.util.spec_from_file_location("bench_default_choices", ROOT / "benchmarks" / "bench_default_choices.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_script("bench_default_choices")
     tiny = "{'n_components': 8, 'hidden_layer_sizes': (8,), 'max_epochs': 2, 'early_stopping': False}"
     module.main(["--method", "SDML", "--datasets", "synthetic-easy", "--baseline", "none",
                  "--settings", tiny, "--seeds", "0,1"])
@@ -190,9 +187,7 @@ def test_default_choices_mean_over_seeds(capsys, monkeypatch):
 
 def test_default_choices_table_views(monkeypatch):
     monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
-    spec = importlib.util.spec_from_file_location("bench_default_choices", ROOT / "benchmarks" / "bench_default_choices.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_script("bench_default_choices")
     sizes = {"wine-views": (178, 7, 6), "breast-cancer-views": (569, 15, 15), "iris-views": (150, 2, 2),
              "digits-top-bottom": (1797, 32, 32)}
     for name, (n, d0, d1) in sizes.items():
@@ -204,10 +199,7 @@ def test_default_choices_table_views(monkeypatch):
 
 @pytest.fixture(scope="module")
 def standins(bench):
-    spec = importlib.util.spec_from_file_location("bench_standins", ROOT / "benchmarks" / "bench_standins.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("bench_standins")
 
 
 def test_standins_draws_differ_and_keep_their_shape(standins):
