@@ -185,9 +185,9 @@ class _DSCMRModule(nn.Module):
     def embed(self, index: int, x: torch.Tensor) -> torch.Tensor:
         return self.shared(self.branches[index](x))
 
-    def posterior(self, index: int, x: torch.Tensor) -> torch.Tensor:
-        """The class posterior ``softmax(P^T u)`` of the learned classifier."""
-        return torch.softmax(self.classifier(self.embed(index, x)), dim=1)
+    def posterior(self, index: int, x: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
+        """The class posterior ``softmax(P^T u / temperature)`` of the learned classifier."""
+        return torch.softmax(self.classifier(self.embed(index, x)) / temperature, dim=1)
 
     def forward(self, **inputs: torch.Tensor) -> list[torch.Tensor]:
         return [self.embed(i, inputs[name]) for i, name in enumerate(self.names)]
@@ -228,19 +228,25 @@ class _DSCMRNet(NeuralNet):
         return self.criterion_(y_pred, Y, self.module_.classifier)
 
 
-def _retrieval_embedding(module: _DSCMRModule, embedding: str, index: int, x: torch.Tensor) -> torch.Tensor:
-    """Modality ``index``'s embedding of ``x``: the class posterior or the common representation."""
-    return module.posterior(index, x) if embedding == "posterior" else module.embed(index, x)
+def _retrieval_embedding(
+    module: _DSCMRModule, embedding: str, temperature: float, index: int, x: torch.Tensor
+) -> torch.Tensor:
+    """Modality ``index``'s embedding of ``x``: the class posterior at
+    ``temperature`` or the common representation."""
+    return module.posterior(index, x, temperature) if embedding == "posterior" else module.embed(index, x)
 
 
-def _validation_map(held: Any, embedding: str):
+def _validation_map(held: Any, embedding: str, temperature: float):
     """The early-stopping score: mean mAP over ordered modality pairs of the
     validation pairs (``held``, a dataset of dense tensors), in the embedding
     ``transform`` returns."""
     X, Y = held.X, held.Y
 
     def score(net) -> float:
-        emb = [_retrieval_embedding(net.module_, embedding, i, X[name]) for i, name in enumerate(net.module_.names)]
+        emb = [
+            _retrieval_embedding(net.module_, embedding, temperature, i, X[name])
+            for i, name in enumerate(net.module_.names)
+        ]
         return float(np.mean(list(cross_modal_map(emb, [Y] * len(emb)).values())))
 
     return score
@@ -290,6 +296,14 @@ class DSCMR(NeuralCrossModalEstimator):
         the classifier's class posterior ``softmax(P^T u)`` (one coordinate
         per class; needs ``label_loss="cross_entropy"``, the learned
         classifier and ``label_weight > 0``).
+    posterior_temperature : float, default=0.5
+        Temperature ``T`` of the posterior ``softmax(P^T u / T)`` that
+        ``embedding="posterior"`` returns and that early stopping scores
+        (ignored with "common"; training's cross-entropy always uses ``T = 1``).
+        Below 1 it sharpens the posteriors before they are compared by cosine,
+        so that a sample's similarity to an item follows the item's most
+        probable classes rather than its residual mass; 1 is the plain softmax.
+        Not in the paper (which embeds ``u``); see Notes.
     ridge : float, default=1e-3
         Ridge added to the least-squares problem of ``classifier="closed_form"``
         (ignored otherwise).
@@ -381,6 +395,11 @@ class DSCMR(NeuralCrossModalEstimator):
       ``u`` inherits it; a softmax classifier read as class posteriors is
       what the label-space baseline does per modality. The networks, J2 and
       J3 are unchanged. Measurements on the method page.
+    - ``posterior_temperature=0.5`` (not in the paper): the posteriors are
+      sharpened, ``softmax(P^T u / 0.5)``, before cosine compares them; the
+      validation score early stopping watches uses the same read-out. On
+      validation splits of 15 data sets it rose on 12, by up to 0.018, and
+      fell on two by 0.002; ``posterior_temperature=1`` is the plain softmax.
     - ``weight_decay="auto"`` (not in the paper) picks no penalty or 0.1 on
       the validation split: 0.1 rescues high-dimensional inputs with few
       samples per class (bag-of-words) and hurts dense ones.
@@ -444,6 +463,7 @@ class DSCMR(NeuralCrossModalEstimator):
         "classifier": [StrOptions({"learned", "closed_form"})],
         "label_loss": [StrOptions({"cross_entropy", "norm"})],
         "embedding": [StrOptions({"posterior", "common"})],
+        "posterior_temperature": [Interval(Real, 0, None, closed="neither")],
         "ridge": [Interval(Real, 0, None, closed="neither")],
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "weight_decay": [Interval(Real, 0, None, closed="left"), StrOptions({"auto"})],
@@ -461,6 +481,7 @@ class DSCMR(NeuralCrossModalEstimator):
         classifier: str = "learned",
         label_loss: str = "cross_entropy",
         embedding: str = "posterior",
+        posterior_temperature: float = 0.5,
         ridge: float = 1e-3,
         dropout: float = 0.0,
         weight_decay: float | str = "auto",
@@ -486,6 +507,7 @@ class DSCMR(NeuralCrossModalEstimator):
         self.classifier = classifier
         self.label_loss = label_loss
         self.embedding = embedding
+        self.posterior_temperature = posterior_temperature
         self.ridge = ridge
         self.dropout = dropout
         self.weight_decay = weight_decay
@@ -566,9 +588,14 @@ class DSCMR(NeuralCrossModalEstimator):
             )
 
         self.validation_indices_ = self._held_out_rows(len(Y), Y)
-        make_score = partial(_validation_map, embedding=self.embedding)
+        make_score = partial(
+            _validation_map, embedding=self.embedding, temperature=float(self.posterior_temperature)
+        )
         self.net_, self.best_epoch_, self.weight_decay_, _ = self._train_selecting(build, make_score, X, Y)
         self.n_iter_ = len(self.net_.history)
 
     def _transform(self, index: int, X: Any) -> np.ndarray:
-        return self._embed(self.net_, lambda module, t: _retrieval_embedding(module, self.embedding, index, t), X)
+        temperature = float(self.posterior_temperature)
+        return self._embed(
+            self.net_, lambda module, t: _retrieval_embedding(module, self.embedding, temperature, index, t), X
+        )

@@ -44,8 +44,11 @@ def test_every_row_and_the_verdicts(bench, tmp_path, capsys):
     assert bench.main([*TINY, "--cache", str(tmp_path / "cache"), "--out", str(out), "--verbose"]) == 0
     md = out.read_text(encoding="utf-8")
     rows = table_rows(md)
-    expected = [*bench.ESTIMATORS, "Label space", "CCA"]
+    expected = [*bench.ESTIMATORS, "Label space", "CCA", "Label space, T=0.5"]
     assert sorted(rows) == sorted(("synthetic-easy", m) for m in expected)
+    # the sharpened label space is shown for context and judged by no one
+    assert rows[("synthetic-easy", "Label space, T=0.5")].endswith("| (context, not a bar) |")
+    assert all("T=0.5" not in bench.BASELINES[k] for keys in bench.MUST_BEAT.values() for k in keys)
     for (_, method), line in rows.items():
         assert "error" not in line, line
         mean = float(line.split("**")[1])
@@ -209,8 +212,9 @@ def test_standins_draws_differ_and_keep_their_shape(standins):
     assert not np.allclose(a.X_train.modalities()[0], b.X_train.modalities()[0])
 
 
-def test_standins_table_counts_wins_per_draw(standins, capsys):
-    args = ["--draws", "0,1", "--shapes", "C700x17", "--methods", "MinVIRBM,DSCMR", "--smoke", "--max-samples", "150"]
+def test_standins_table_counts_wins_per_draw(standins, capsys, tmp_path):
+    args = ["--draws", "0,1", "--shapes", "C700x17", "--methods", "MinVIRBM,DSCMR", "--smoke", "--max-samples", "150",
+            "--cache", str(tmp_path)]
     assert standins.main(args) == 0
     out = capsys.readouterr().out
     per_draw = {line.split(":")[0]: line for line in out.splitlines() if line.startswith("C700x17#")}
@@ -220,10 +224,16 @@ def test_standins_table_counts_wins_per_draw(standins, capsys):
         cells = [c.strip() for c in line.strip("|").split("|")]
         if line.startswith("| C700x17"):
             rows[cells[1]] = cells
-    assert sorted(rows) == ["CCA", "DSCMR", "Label space", "MinVIRBM"]
+    assert sorted(rows) == ["CCA", "DSCMR", "Label space", "Label space, T=0.5", "MinVIRBM"]
+    assert rows["Label space, T=0.5"][4] == "(context, not a bar)"
     values = {m: [float(v) for v in cells[3].split(" / ")] for m, cells in rows.items()}
     for method, must_beat in (("MinVIRBM", ["CCA"]), ("DSCMR", ["CCA", "Label space"])):
         assert abs(float(rows[method][2]) - np.mean(values[method])) < 1e-3
         wins = sum(all(v > values[b][i] for b in must_beat) for i, v in enumerate(values[method]))
         assert rows[method][4] == f"{wins} of 2 draws"
     assert "smoke run, not the defaults" in out
+    # one cached row per (draw, method); a rerun reads them and prints the same table
+    assert len(list(tmp_path.glob("*.json"))) == 2 * 5
+    assert standins.main(args) == 0
+    table = [line for line in out.splitlines() if line.startswith("| C700x17")]
+    assert [line for line in capsys.readouterr().out.splitlines() if line.startswith("| C700x17")] == table

@@ -126,14 +126,22 @@ def test_cross_entropy_label_term():
 def test_posterior_embedding_is_the_classifier_softmax(toy):
     X, y = toy
     model = DSCMR(random_state=0, **TRAINED).fit(X, y)
+    assert model.posterior_temperature == 0.5
     module = model.net_.module_
     for i in range(2):
         x = model._standardize(i, X.modality(i))
         with torch.no_grad():
-            expected = torch.softmax(module.classifier(module.embed(i, torch.as_tensor(x))), dim=1).numpy()
+            logits = module.classifier(module.embed(i, torch.as_tensor(x)))
         E = model.transform(i, X.modality(i))
         assert E.shape == (len(y), 3)
-        np.testing.assert_allclose(E, expected, atol=1e-6)
+        np.testing.assert_allclose(E, torch.softmax(logits / 0.5, dim=1).numpy(), atol=1e-6)
+        # the temperature is a read-out: T = 1 gives the plain softmax of the same network,
+        # with the same most probable class and a lower top probability
+        plain = model.set_params(posterior_temperature=1.0).transform(i, X.modality(i))
+        model.set_params(posterior_temperature=0.5)
+        np.testing.assert_allclose(plain, torch.softmax(logits, dim=1).numpy(), atol=1e-6)
+        np.testing.assert_array_equal(plain.argmax(1), E.argmax(1))
+        assert np.all(E.max(1) >= plain.max(1) - 1e-6) and np.any(E.max(1) > plain.max(1) + 1e-3)
     np.testing.assert_array_equal(model.get_feature_names_out(), ["dscmr0", "dscmr1", "dscmr2"])
     common = DSCMR(random_state=0, embedding="common", **TRAINED).fit(X, y)
     assert common.transform(0, X.modality(0)).shape == (len(y), 8)

@@ -101,6 +101,9 @@ def test_label_space_baseline_unpaired_and_probabilities(small_multimodal):
     P = est.transform(1, X.modality(1))
     assert P.shape == (len(y), 3)
     np.testing.assert_allclose(P.sum(axis=1), 1.0, rtol=1e-6)
+    # posterior_temperature=0.5 squares the posteriors and renormalises them
+    sharp = est.set_params(posterior_temperature=0.5).transform(1, X.modality(1))
+    np.testing.assert_allclose(sharp, P**2 / (P**2).sum(axis=1, keepdims=True), rtol=1e-6)
 
 
 def test_two_view_peer_is_fitted_pairwise_on_many_views():

@@ -287,6 +287,10 @@ def test_cross_entropy_networks_embed_their_posterior(three_modal):
         with torch.no_grad():
             z = module.encoder(torch.as_tensor(model._standardize(i, X.modality(i))))
         np.testing.assert_allclose(posterior, torch.softmax(z @ module.projection, dim=1).numpy(), atol=1e-5)
+        # posterior_temperature sharpens the same network's posterior at read-out
+        sharp = model.set_params(posterior_temperature=0.5).transform(i, X.modality(i)) @ P
+        model.set_params(posterior_temperature=1.0)
+        np.testing.assert_allclose(sharp, torch.softmax(2 * (z @ module.projection), dim=1).numpy(), atol=1e-5)
     assert model.score(X, y) > _chance_map(y, y) + 0.3
     common = SDML(random_state=0, **{**FAST, "label_loss": "cross_entropy", "embedding": "common"}).fit(X, y)
     np.testing.assert_allclose(np.linalg.norm(common.transform(0, X.modality(0)), axis=1), 1.0, atol=1e-5)
