@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -108,15 +109,16 @@ def summary(scores: dict[tuple[str, str], list[float]], shapes: Sequence[str], m
     return "\n".join(lines)
 
 
-def _row(key: str, split: Split, smoke: bool, cache: Path | None) -> bd.Row:
-    """A baseline's or an estimator's row on one draw, from ``cache`` when it holds it."""
+def _row(key: str, split: Split, smoke: bool, cache: Path | None) -> tuple[bd.Row, bool]:
+    """A baseline's or an estimator's row on one draw, and whether it came from ``cache``."""
     path = bd.cache_file(cache, key, split, smoke, "cosine") if cache is not None else None
     row = bd.read_cached(path) if path is not None and path.exists() else None
-    if row is None:
-        row = bd.fit_baseline(key, split, smoke) if key in bd.BASELINES else bd.fit_estimator(key, split, smoke)
-        if path is not None:
-            bd.write_cached(path, row)
-    return row
+    if row is not None:
+        return row, True
+    row = bd.fit_baseline(key, split, smoke) if key in bd.BASELINES else bd.fit_estimator(key, split, smoke)
+    if path is not None:
+        bd.write_cached(path, row)
+    return row, False
 
 
 def run(argv: Sequence[str] | None = None) -> str:
@@ -127,6 +129,7 @@ def run(argv: Sequence[str] | None = None) -> str:
     parser.add_argument("--smoke", action="store_true", help="tests only: each estimator's _quick_test_params, not its defaults")
     parser.add_argument("--max-samples", type=int, default=None, help="cap each draw at this many samples")
     parser.add_argument("--write-results", action="store_true", help="replace RESULTS.md's stand-ins section")
+    parser.add_argument("--note", default="", help="a sentence about the run (machine load, threads) for the report")
     parser.add_argument("--cache", default=None,
                         help="folder of per-row JSON files (bench_defaults' cache format): reruns fit only what changed")
     args = parser.parse_args(argv)
@@ -140,22 +143,29 @@ def run(argv: Sequence[str] | None = None) -> str:
         if name not in bd.ESTIMATORS:
             raise SystemExit(f"--methods: {name!r} is not one of {list(bd.ESTIMATORS)}")
     cache = Path(args.cache) if args.cache else None
+    n_rows = n_cached = 0
     t0 = time.perf_counter()
     scores: dict[tuple[str, str], list[float]] = {}
     for shape in shapes:
         for draw in draws:
             split = standin_split(shape, draw, args.max_samples)
-            rows = [_row(key, split, args.smoke, cache) for key in (*bd.BASELINES, *methods)]
+            results = [_row(key, split, args.smoke, cache) for key in (*bd.BASELINES, *methods)]
+            rows = [row for row, _ in results]
+            n_rows += len(results)
+            n_cached += sum(cached for _, cached in results)
             for row in rows:
                 scores.setdefault((shape, row.method), []).append(row.mean_map())
             print(f"{split.name}: " + ", ".join(f"{r.method} {r.mean_map():.4f}" for r in rows), flush=True)
     table = summary(scores, shapes, methods, len(draws))
-    command = "python benchmarks/bench_standins.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    command = "python benchmarks/bench_standins.py " + shlex.join(argv if argv is not None else sys.argv[1:])
     text = "\n".join([
         "## Stand-ins for the outside data sets (`bench_standins.py`)",
         "",
-        f"Command: `{command.strip()}` ({time.perf_counter() - t0:.0f} s wall clock; torch threads "
-        f"{torch.get_num_threads()}; {datetime.date.today()}). Draws {args.draws} of each shape; every "
+        f"Command: `{command.strip()}` ({time.perf_counter() - t0:.0f} s wall clock"
+        + (f" in this sitting, {n_cached} of {n_rows} rows from the cache" if n_cached else "")
+        + f"; torch threads {torch.get_num_threads()}; {datetime.date.today()})."
+        + (f" {args.note.strip()}" if args.note.strip() else "")
+        + f" Draws {args.draws} of each shape; every "
         + ("estimator with its _quick_test_params (a smoke run, not the defaults)" if args.smoke
            else "estimator at its defaults")
         + " (`random_state=0`), baselines as in the defaults table; test mAP on a stratified 70/30 split of "

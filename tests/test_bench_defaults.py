@@ -236,4 +236,6 @@ def test_standins_table_counts_wins_per_draw(standins, capsys, tmp_path):
     assert len(list(tmp_path.glob("*.json"))) == 2 * 5
     assert standins.main(args) == 0
     table = [line for line in out.splitlines() if line.startswith("| C700x17")]
-    assert [line for line in capsys.readouterr().out.splitlines() if line.startswith("| C700x17")] == table
+    rerun = capsys.readouterr().out
+    assert [line for line in rerun.splitlines() if line.startswith("| C700x17")] == table
+    assert "10 of 10 rows from the cache" in rerun
