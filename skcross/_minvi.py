@@ -319,6 +319,13 @@ class MinVIRBM(CrossModalEstimator):
     weight_decay : float, default=1e-3
         L2 penalty on the weights (not the biases), the regulariser of the
         paper's footnote 1 (whose value the paper does not give).
+    center_embeddings : bool, default=True
+        Subtract each modality's mean training embedding in :meth:`transform`
+        (``embedding_means_``), so that cosine compares deviations from the
+        typical sample. The hidden probabilities are positive, and their
+        shared mean dominated every cosine (its norm was 0.6 to 0.99 of a
+        typical embedding's). Not in the paper (``paper_params()`` sets
+        False); :meth:`joint_transform` is not centred. See Notes.
     standardize : bool, default=True
         Standardise the Gaussian modalities (zero mean, unit variance per
         feature, in float64, as the paper's Gaussian RBM assumes). Binary
@@ -398,8 +405,13 @@ class MinVIRBM(CrossModalEstimator):
     - Interrupting ``fit`` with Ctrl-C ends training early with a warning
       (the remaining stages are skipped); the model keeps the parameters
       reached so far and is usable.
-    - Embeddings are float32 hidden activations in [0, 1]. Retrieval ranks by
-      cosine similarity.
+    - Embeddings are float32 hidden activations in [0, 1], less each
+      modality's mean training activation (``center_embeddings=True``, not in
+      the paper). Retrieval ranks by cosine similarity, and the positive
+      activations share a large mean (its norm 0.6 to 0.99 of a typical
+      embedding's) that otherwise dominates every cosine; centring raised
+      the validation mAP on 11 of 14 data sets, by up to 0.019, and lowered
+      it on two by at most 0.003 (method page).
 
     Examples
     --------
@@ -439,6 +451,7 @@ class MinVIRBM(CrossModalEstimator):
         "optimizer": [StrOptions({"adam", "sgd"})],
         "momentum": [Interval(Real, 0, None, closed="left")],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
+        "center_embeddings": ["boolean"],
     }
 
     def __init__(
@@ -460,6 +473,7 @@ class MinVIRBM(CrossModalEstimator):
         optimizer: str = "adam",
         momentum: float = 0.9,
         weight_decay: float = 1e-3,
+        center_embeddings: bool = True,
         standardize: bool = True,
         random_state: Any = None,
         device: str = "auto",
@@ -481,6 +495,7 @@ class MinVIRBM(CrossModalEstimator):
         self.optimizer = optimizer
         self.momentum = momentum
         self.weight_decay = weight_decay
+        self.center_embeddings = center_embeddings
         self.standardize = standardize
         self.random_state = random_state
         self.device = device
@@ -508,6 +523,7 @@ class MinVIRBM(CrossModalEstimator):
             "max_epochs": 100,
             "weight_decay": 1e-4,
             "early_stopping": False,
+            "center_embeddings": False,
         }
 
     # ------------------------------------------------------------ validation

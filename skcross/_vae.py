@@ -423,6 +423,11 @@ class CrossModalVAE(NeuralCrossModalEstimator):
         in the paper) instead of the last iterate. Off by default here,
         unlike SDML and DSCMR: with the label-free score it lost on six of
         seven validation splits (see the method page).
+    center_embeddings : bool, default=True
+        Subtract each modality's mean training embedding in :meth:`transform`
+        (``embedding_means_``), so that cosine compares deviations from the
+        typical sample rather than a shared offset. Not in the paper
+        (``paper_params()`` sets False). See Notes.
     standardize : bool, default=True
         Standardise each Gaussian modality (mean 0, variance 1, computed in
         float64 on the training data) before the networks see it; generated
@@ -499,6 +504,11 @@ class CrossModalVAE(NeuralCrossModalEstimator):
       ``x_t`` under ``D_t(z')`` with ``z' ~ q(z' | z_s)``, summed over
       features and averaged over pairs. All networks are trained jointly from
       the start (the paper's training schedule is unknown).
+    - **Centred embeddings** (``center_embeddings=True``): ``transform``
+      subtracts each modality's mean training embedding, as for
+      :class:`MinVIRBM`, so that cosine compares deviations from the typical
+      sample. Validation mAP rose on 9 of 14 data sets (MSRC_v1 0.570 ->
+      0.591) and fell on four by at most 0.005 (method page).
     - **Early stopping** watches minus this objective on the held-out pairs,
       at the full ``beta``, with the reparameterisation noise drawn from a
       fixed seed so that the score of an epoch depends on its weights only.
@@ -585,6 +595,7 @@ class CrossModalVAE(NeuralCrossModalEstimator):
         "likelihood": [StrOptions({"auto", *_LIKELIHOODS}), list, tuple, dict],
         "kl_warmup": [Interval(Integral, 0, None, closed="left")],
         "validation_score": [StrOptions({"retrieval", "objective"})],
+        "center_embeddings": ["boolean"],
     }
 
     def __init__(
@@ -609,6 +620,7 @@ class CrossModalVAE(NeuralCrossModalEstimator):
         validation_score: str = "retrieval",
         n_iter_no_change: int = 10,
         average_weights: bool = False,
+        center_embeddings: bool = True,
         standardize: bool = True,
         random_state: Any = None,
         device: Any = "auto",
@@ -633,6 +645,7 @@ class CrossModalVAE(NeuralCrossModalEstimator):
         self.validation_score = validation_score
         self.n_iter_no_change = n_iter_no_change
         self.average_weights = average_weights
+        self.center_embeddings = center_embeddings
         self.standardize = standardize
         self.random_state = random_state
         self.device = device
@@ -649,7 +662,8 @@ class CrossModalVAE(NeuralCrossModalEstimator):
         stay at our defaults (the paper's are unknown).
         """
         return dict(
-            beta=1.0, alpha=1.0, alignment=True, align_target=False, kl_warmup=0, early_stopping=False, target=1
+            beta=1.0, alpha=1.0, alignment=True, align_target=False, kl_warmup=0, early_stopping=False, target=1,
+            center_embeddings=False,
         )
 
     # ----------------------------------------------------------- validation

@@ -74,6 +74,8 @@ _CONSTANT_FEATURE_RTOL = 1e-10
 _COLLAPSE_TOL = 1e-4
 # Rows per modality embedded to check a fit for collapse.
 _COLLAPSE_CHECK_ROWS = 512
+# Rows embedded at a time to average a modality's training embeddings (center_embeddings).
+_MEAN_BLOCK_ROWS = 8192
 
 
 def standardization(X: Any) -> tuple[np.ndarray | None, np.ndarray]:
@@ -250,8 +252,12 @@ class CrossModalEstimator(
         self._validate_params()
         self._check_params()
         data = self._validate_fit_data(X, y)
+        self.embedding_means_ = None
         self._fit(data)
         self._check_not_collapsed(data)
+        if hasattr(self, "center_embeddings"):
+            # kept whatever its value, so that set_params(center_embeddings=...) after fit takes effect
+            self.embedding_means_ = [self._training_mean(c, X_c) for c, X_c in enumerate(data.X)]
         return self
 
     def _validate_fit_data(self, X: Any, y: Any) -> FitData:
@@ -335,6 +341,24 @@ class CrossModalEstimator(
                     stacklevel=3,
                 )
 
+    def _training_mean(self, index: int, X: Any) -> np.ndarray:
+        """Mean embedding of modality ``index``'s training rows ``X``, in blocks
+        (a streamed modality is read once and never held whole)."""
+        total, n = None, int(X.shape[0])
+        for start in range(0, n, _MEAN_BLOCK_ROWS):
+            block = np.asarray(self._transform(index, X[start:start + _MEAN_BLOCK_ROWS]), dtype=np.float64)
+            total = block.sum(axis=0) if total is None else total + block.sum(axis=0)
+        return total / n
+
+    def _embedding(self, index: int, X: Any) -> np.ndarray:
+        """``_transform``, centred on the modality's mean training embedding
+        when the estimator centres its embeddings (``center_embeddings``)."""
+        emb = self._transform(index, X)
+        means = getattr(self, "embedding_means_", None)
+        if means is None or not getattr(self, "center_embeddings", False):
+            return emb
+        return (emb - means[index]).astype(emb.dtype, copy=False)
+
     # ---------------------------------------------------------------- seeds
     def _seed(self, stream: str, *offsets: int) -> int:
         """The seed of the named random stream (``SEED_STREAMS``) of this fit."""
@@ -398,13 +422,13 @@ class CrossModalEstimator(
                 )
             return self.embed(modality)
         index, X_checked = self._check_modality(modality, X)
-        return self._wrap_output(self._transform(index, X_checked), X, self.get_feature_names_out)
+        return self._wrap_output(self._embedding(index, X_checked), X, self.get_feature_names_out)
 
     def embed(self, X: Any) -> MultiModal:
         """Embeddings of every modality of paired multi-modal ``X``, as a MultiModal."""
         arrays = self._match_modalities(X)
         embeddings = MultiModal(
-            [self._transform(i, a) for i, a in enumerate(arrays)], names=self.modalities_
+            [self._embedding(i, a) for i, a in enumerate(arrays)], names=self.modalities_
         )
         if self._output_container() == "default":
             return embeddings

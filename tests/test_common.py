@@ -622,3 +622,28 @@ def test_deepcopy_and_clone_of_fitted(name, Estimator):
     fresh = clone(est)
     assert not hasattr(fresh, "modalities_")
     assert re.match(rf"{name}\(", repr(fresh))
+
+
+CENTRED = [(name, E) for name, E in ESTIMATORS if "center_embeddings" in E().get_params()]
+
+
+@pytest.mark.parametrize("name, Estimator", CENTRED, ids=[name for name, _ in CENTRED])
+def test_centred_embeddings_are_the_raw_ones_less_the_training_mean(name, Estimator):
+    """center_embeddings (the default where it exists) subtracts each modality's
+    mean training embedding; it is a read-out, so set_params switches it after fit."""
+    assert Estimator().center_embeddings is True
+    assert Estimator.paper_params()["center_embeddings"] is False
+    est, X, y = _fitted(name, Estimator)
+    X_new, _ = _data(40, random_state=5)
+    centred = _embeddings(est, X_new)
+    for c, E in enumerate(_embeddings(est, X)):
+        np.testing.assert_allclose(E.mean(axis=0), 0.0, atol=1e-4, err_msg=f"{name}: modality {c}")
+    try:
+        raw = _embeddings(est.set_params(center_embeddings=False), X_new)
+    finally:
+        est.set_params(center_embeddings=True)
+    for c, (a, b) in enumerate(zip(centred, raw)):
+        np.testing.assert_allclose(a, b - est.embedding_means_[c].astype(np.float32), atol=1e-6)
+        assert np.abs(est.embedding_means_[c]).max() > 1e-3  # there was an offset to remove
+    assert all(estimator.embedding_means_ is None for estimator in [_fitted(n, E)[0] for n, E in ESTIMATORS
+                                                                   if (n, E) not in CENTRED])

@@ -151,7 +151,7 @@ def test_mean_field_output_is_fixed_point_of_eq8():
     X = _copy_bits(n=150, bits=5)
     model = MinVIRBM(n_components=6, max_epochs=20, batch_size=30, lr=0.02, early_stopping=False,
                      random_state=0).fit(X)
-    model.set_params(n_mean_field=300)
+    model.set_params(n_mean_field=300, center_embeddings=False)  # the hidden probabilities themselves
     h = model.transform(0, X[0])
     y_hat = model.predict_modality(1, 0, X[0])
     Wx, Wy = model.weights_
@@ -213,7 +213,7 @@ def test_transform_is_bit_identical_to_the_mean_field_with_predictions(deep, mon
     X = [z @ rng.randn(2, 6) + 0.1 * rng.randn(90, 6), (z @ rng.randn(2, 5) > 0).astype(float)]
     model = MinVIRBM(
         n_components=7, hidden_layer_sizes=[[4], [3]] if deep else (), max_epochs=3, n_mean_field=4,
-        early_stopping=False, random_state=0, device="cpu",
+        early_stopping=False, center_embeddings=False, random_state=0, device="cpu",
     ).fit(X)
     for index in (0, 1):
         _, Xs = model._check_modality(index, X[index])
