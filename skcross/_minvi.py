@@ -410,8 +410,8 @@ class MinVIRBM(CrossModalEstimator):
       the paper). Retrieval ranks by cosine similarity, and the positive
       activations share a large mean (its norm 0.6 to 0.99 of a typical
       embedding's) that otherwise dominates every cosine; centring raised
-      the validation mAP on 11 of 14 data sets, by up to 0.019, and lowered
-      it on two by at most 0.003 (method page).
+      the validation mAP on 12 of 14 data sets, by up to 0.019, and lowered
+      it on two by at most 0.0034 (method page).
 
     Examples
     --------
