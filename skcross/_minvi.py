@@ -361,6 +361,9 @@ class MinVIRBM(CrossModalEstimator):
         Joint-layer visible biases :math:`c^x`.
     hidden_bias_ : ndarray of shape (n_components,)
         Joint hidden biases :math:`b`.
+    embedding_means_ : list of ndarray of shape (n_components,)
+        Each modality's mean training embedding, which :meth:`transform`
+        subtracts when ``center_embeddings`` is set.
     loss_curve_ : list of float
         Training objective per epoch of the last stage trained: the MP
         prediction loss, the CD-PercLoss free-energy margin or, for ML, the

@@ -465,6 +465,9 @@ class CrossModalVAE(NeuralCrossModalEstimator):
     feature_mean_, feature_scale_ : list of ndarray or None
         Per-modality standardisation (None for Bernoulli modalities and when
         ``standardize=False``).
+    embedding_means_ : list of ndarray of shape (n_components,)
+        Each modality's mean training embedding, which :meth:`transform`
+        subtracts when ``center_embeddings`` is set.
     modalities_, n_modalities_, n_features_in_, classes_, multilabel_
         See :class:`~skcross.base.CrossModalEstimator`.
 
