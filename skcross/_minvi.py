@@ -36,7 +36,7 @@ from sklearn.utils.validation import check_is_fitted
 from ._streaming import HostRows, apply_rows, device_rows, take_rows
 from ._torch_utils import as_tensor, to_numpy
 from ._validation import FitData, holdout_split, resolve_modality
-from .base import COMMON_CONSTRAINTS, TRAINING_CONSTRAINTS, CrossModalEstimator, check_finite_loss
+from .base import COMMON_CONSTRAINTS, TRAINING_CONSTRAINTS, CrossModalEstimator, blockwise_mean, check_finite_loss
 
 __all__ = ["MinVIRBM"]
 
@@ -325,7 +325,8 @@ class MinVIRBM(CrossModalEstimator):
         typical sample. The hidden probabilities are positive, and their
         shared mean dominated every cosine (its norm was 0.6 to 0.99 of a
         typical embedding's). Not in the paper (``paper_params()`` sets
-        False); :meth:`joint_transform` is not centred. See Notes.
+        False); :meth:`joint_transform` is centred on the training pairs'
+        mean joint representation. See Notes.
     standardize : bool, default=True
         Standardise the Gaussian modalities (zero mean, unit variance per
         feature, in float64, as the paper's Gaussian RBM assumes). Binary
@@ -364,6 +365,9 @@ class MinVIRBM(CrossModalEstimator):
     embedding_means_ : list of ndarray of shape (n_components,)
         Each modality's mean training embedding, which :meth:`transform`
         subtracts when ``center_embeddings`` is set.
+    joint_embedding_mean_ : ndarray of shape (n_components,)
+        The mean joint representation of the training pairs, which
+        :meth:`joint_transform` subtracts when ``center_embeddings`` is set.
     loss_curve_ : list of float
         Training objective per epoch of the last stage trained: the MP
         prediction loss, the CD-PercLoss free-energy margin or, for ML, the
@@ -762,6 +766,11 @@ class MinVIRBM(CrossModalEstimator):
             self._fit_stages(data)
         finally:
             del self._stop_training
+        self.joint_embedding_mean_ = None
+        if data.paired:
+            self.joint_embedding_mean_ = blockwise_mean(
+                lambda rows: self._joint_probabilities([A[rows] for A in data.X]), data.X[0].shape[0]
+            )
 
     def _fit_stages(self, data: FitData) -> None:
         device = self._device()
@@ -888,9 +897,19 @@ class MinVIRBM(CrossModalEstimator):
         Returns
         -------
         ndarray of shape (n_samples, n_components), float32
-            Hidden unit activation probabilities.
+            Hidden unit activation probabilities, less their mean over the
+            training pairs (``joint_embedding_mean_``) when
+            ``center_embeddings`` is set, as :meth:`transform` subtracts each
+            modality's: a classifier trained on this output reads
+            ``transform``'s in the same frame (the paper's Table 1 protocol).
         """
-        arrays = self._match_modalities(X)
+        h = self._joint_probabilities(self._match_modalities(X))
+        if self.center_embeddings and getattr(self, "joint_embedding_mean_", None) is not None:
+            h = h - self.joint_embedding_mean_.astype(np.float32)
+        return h
+
+    def _joint_probabilities(self, arrays: list) -> np.ndarray:
+        """Hidden probabilities given every modality (Eq. 6 / Eq. 12), float32."""
         device = self._device()
         p = self._params(device)
         with torch.no_grad():

@@ -12,7 +12,7 @@ import contextlib
 from numbers import Integral, Real
 import warnings
 from itertools import permutations
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
 import scipy.sparse as sp
@@ -76,6 +76,16 @@ _COLLAPSE_TOL = 1e-4
 _COLLAPSE_CHECK_ROWS = 512
 # Rows embedded at a time to average a modality's training embeddings (center_embeddings).
 _MEAN_BLOCK_ROWS = 8192
+
+
+def blockwise_mean(embed: Callable[[slice], Any], n_rows: int) -> np.ndarray:
+    """Column means of ``embed(rows)`` over ``n_rows`` rows, taken in blocks of
+    rows (a streamed modality is read once and never held whole), in float64."""
+    total = None
+    for start in range(0, n_rows, _MEAN_BLOCK_ROWS):
+        block = np.asarray(embed(slice(start, start + _MEAN_BLOCK_ROWS)), dtype=np.float64).sum(axis=0)
+        total = block if total is None else total + block
+    return total / n_rows
 
 
 def standardization(X: Any) -> tuple[np.ndarray | None, np.ndarray]:
@@ -342,13 +352,8 @@ class CrossModalEstimator(
                 )
 
     def _training_mean(self, index: int, X: Any) -> np.ndarray:
-        """Mean embedding of modality ``index``'s training rows ``X``, in blocks
-        (a streamed modality is read once and never held whole)."""
-        total, n = None, int(X.shape[0])
-        for start in range(0, n, _MEAN_BLOCK_ROWS):
-            block = np.asarray(self._transform(index, X[start:start + _MEAN_BLOCK_ROWS]), dtype=np.float64)
-            total = block.sum(axis=0) if total is None else total + block.sum(axis=0)
-        return total / n
+        """Mean embedding of modality ``index``'s training rows ``X``."""
+        return blockwise_mean(lambda rows: self._transform(index, X[rows]), int(X.shape[0]))
 
     def _embedding(self, index: int, X: Any) -> np.ndarray:
         """``_transform``, centred on the modality's mean training embedding

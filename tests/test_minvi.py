@@ -164,7 +164,7 @@ def test_mean_field_output_is_fixed_point_of_eq8():
 
 def test_joint_transform_is_eq6():
     X = _copy_bits(n=60, bits=3)
-    model = MinVIRBM(n_components=5, max_epochs=2, random_state=0).fit(X)
+    model = MinVIRBM(n_components=5, max_epochs=2, center_embeddings=False, random_state=0).fit(X)  # Eq. 6 itself
     expected = expit(X[0] @ model.weights_[0] + X[1] @ model.weights_[1] + model.hidden_bias_)
     np.testing.assert_allclose(model.joint_transform(X), expected, atol=1e-5)
     assert model.joint_transform(X).dtype == np.float32
@@ -492,3 +492,14 @@ def _exact_map_accuracy(model, X):
         best = states[f_all.argmin(1)].numpy()
         acc.append(np.mean(best == X[t]))
     return float(np.mean(acc))
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")  # a tiny model: learning is not checked
+def test_joint_representation_is_centred_like_the_single_modality_ones():
+    X = _copy_bits(n=120, bits=5)
+    model = MinVIRBM(n_components=6, max_epochs=5, batch_size=30, random_state=0).fit(X)
+    J = model.joint_transform(X)
+    np.testing.assert_allclose(J.mean(axis=0), 0.0, atol=1e-5)
+    raw = model.set_params(center_embeddings=False).joint_transform(X)
+    assert raw.min() >= 0.0 and raw.max() <= 1.0  # the hidden probabilities themselves
+    np.testing.assert_allclose(J, raw - model.joint_embedding_mean_.astype(np.float32), atol=1e-6)
