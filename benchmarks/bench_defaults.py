@@ -80,7 +80,7 @@ MUST_BEAT = {name: (("labelspace", "cca") if name in SUPERVISED else ("cca",)) f
 # of DSCMR's margin over the baseline is the read-out rather than the model.
 CONTEXT_SPECS = {
     "labelspace-sharp": MethodSpec(
-        "labelspace-sharp", "Label space, T=0.5", LabelSpaceBaseline,
+        "labelspace-sharp", BASELINES["labelspace-sharp"], LabelSpaceBaseline,
         fixed=lambda budget: {"posterior_temperature": 0.5},
         grid=RUNNER_METHODS["labelspace"].grid,
     ),
@@ -232,6 +232,28 @@ def cache_file(folder: Path, key: str, split: Split, smoke: bool, metric: str) -
     ident = repr((split.name, len(split.y_train), len(split.y_test), key, params, smoke, metric, skcross.__version__))
     digest = hashlib.sha256(ident.encode()).hexdigest()[:12]
     return folder / f"{split.name}__{key}__{digest}.json"
+
+
+def _now() -> str:
+    return datetime.datetime.now().isoformat(timespec="seconds")
+
+
+def read_row(key: str, split: Split, smoke: bool, metric: str, cache: Path | None) -> Row | None:
+    """The row of ``key`` on ``split`` from the cache folder ``cache``, or None (no cache, or not cached)."""
+    if cache is None:
+        return None
+    path = cache_file(cache, key, split, smoke, metric)
+    return read_cached(path) if path.exists() else None
+
+
+def fit_row(key: str, split: Split, smoke: bool = False, metric: str = "cosine", cache: Path | None = None) -> Row:
+    """Fit a baseline (a key of :data:`BASELINES`) or an estimator on ``split``, stamp the row and keep it in the
+    cache folder ``cache`` unless it failed. Exceptions propagate (nothing is cached then)."""
+    row = fit_baseline(key, split, smoke) if key in BASELINES else fit_estimator(key, split, smoke, metric)
+    row.computed_at = _now()
+    if cache is not None and not row.error:
+        write_cached(cache_file(cache, key, split, smoke, metric), row)
+    return row
 
 
 def read_cached(path: Path) -> Row | None:
@@ -416,24 +438,17 @@ def run(argv: Sequence[str] | None = None) -> tuple[list[Row], str]:
             label = BASELINES.get(key, key)
             if progress is not None:
                 progress.set_description(f"{label} on {name}")
-            path = cache_file(cache, key, split, args.smoke, args.metric) if cache else None
-            row = read_cached(path) if path is not None and path.exists() else None
+            row = read_row(key, split, args.smoke, args.metric, cache)
             if row is not None:
                 reused += 1
             elif args.cache_only:
                 row = Row(name, label, error="not run (--cache-only: no cached row)")
             else:
                 try:
-                    if key in BASELINES:
-                        row = fit_baseline(key, split, args.smoke)
-                    else:
-                        row = fit_estimator(key, split, args.smoke, args.metric)
+                    row = fit_row(key, split, args.smoke, args.metric, cache)
                 except Exception as exc:  # one broken estimator must not lose the other rows
-                    row = Row(name, label, error=f"{type(exc).__name__}: {exc}")
+                    row = Row(name, label, error=f"{type(exc).__name__}: {exc}", computed_at=_now())
                     print(f"FAILED {label} on {name}: {row.error}", flush=True)
-                row.computed_at = datetime.datetime.now().isoformat(timespec="seconds")
-                if path is not None and not row.error:
-                    write_cached(path, row)
             rows.append(row)
             if progress is not None:
                 progress.update(1)

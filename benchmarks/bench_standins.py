@@ -111,14 +111,10 @@ def summary(scores: dict[tuple[str, str], list[float]], shapes: Sequence[str], m
 
 def _row(key: str, split: Split, smoke: bool, cache: Path | None) -> tuple[bd.Row, bool]:
     """A baseline's or an estimator's row on one draw, and whether it came from ``cache``."""
-    path = bd.cache_file(cache, key, split, smoke, "cosine") if cache is not None else None
-    row = bd.read_cached(path) if path is not None and path.exists() else None
+    row = bd.read_row(key, split, smoke, "cosine", cache)
     if row is not None:
         return row, True
-    row = bd.fit_baseline(key, split, smoke) if key in bd.BASELINES else bd.fit_estimator(key, split, smoke)
-    if path is not None:
-        bd.write_cached(path, row)
-    return row, False
+    return bd.fit_row(key, split, smoke, cache=cache), False
 
 
 def run(argv: Sequence[str] | None = None) -> str:

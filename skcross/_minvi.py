@@ -766,11 +766,10 @@ class MinVIRBM(CrossModalEstimator):
             self._fit_stages(data)
         finally:
             del self._stop_training
-        self.joint_embedding_mean_ = None
-        if data.paired:
-            self.joint_embedding_mean_ = blockwise_mean(
-                lambda rows: self._joint_probabilities([A[rows] for A in data.X]), data.X[0].shape[0]
-            )
+        # MinVIRBM learns from pairs only (_requires_pairs), so every training row has a joint representation
+        self.joint_embedding_mean_ = blockwise_mean(
+            lambda rows: self._joint_probabilities([A[rows] for A in data.X]), data.X[0].shape[0]
+        )
 
     def _fit_stages(self, data: FitData) -> None:
         device = self._device()

@@ -267,7 +267,10 @@ class CrossModalEstimator(
         self._check_not_collapsed(data)
         if hasattr(self, "center_embeddings"):
             # kept whatever its value, so that set_params(center_embeddings=...) after fit takes effect
-            self.embedding_means_ = [self._training_mean(c, X_c) for c, X_c in enumerate(data.X)]
+            self.embedding_means_ = [
+                blockwise_mean(lambda rows: self._transform(c, X_c[rows]), X_c.shape[0])
+                for c, X_c in enumerate(data.X)
+            ]
         return self
 
     def _validate_fit_data(self, X: Any, y: Any) -> FitData:
@@ -350,10 +353,6 @@ class CrossModalEstimator(
                     ConvergenceWarning,
                     stacklevel=3,
                 )
-
-    def _training_mean(self, index: int, X: Any) -> np.ndarray:
-        """Mean embedding of modality ``index``'s training rows ``X``."""
-        return blockwise_mean(lambda rows: self._transform(index, X[rows]), int(X.shape[0]))
 
     def _embedding(self, index: int, X: Any) -> np.ndarray:
         """``_transform``, centred on the modality's mean training embedding
