@@ -903,7 +903,7 @@ class MinVIRBM(CrossModalEstimator):
             ``transform``'s in the same frame (the paper's Table 1 protocol).
         """
         h = self._joint_probabilities(self._match_modalities(X))
-        if self.center_embeddings and getattr(self, "joint_embedding_mean_", None) is not None:
+        if self.center_embeddings:
             h = h - self.joint_embedding_mean_.astype(np.float32)
         return h
 
