@@ -322,6 +322,16 @@ class HarmonizedGPLVM(CrossModalEstimator):
         towards each modality's own variance (see the method page).
     max_iter_transform : int, default=100
         L-BFGS iterations of the MAP inference of new samples.
+    weight_by_agreement : bool, default=True
+        Scale each latent dimension of the embeddings ``transform`` returns
+        by how well the modalities agree on it: the correlation, over the
+        training pairs, between the latent points each modality infers on
+        its own (averaged over pairs of modalities, clipped at 0;
+        ``dimension_weights_``). A new sample is inferred from one modality,
+        and a dimension that modality pins down poorly is mostly noise;
+        the weight shrinks it (not in the paper, whose read-out is the
+        latent point itself: ``False``; see the method page for the
+        measurements). ``set_params`` after ``fit`` switches it.
     standardize : bool, default=True
         Centre and scale every feature to unit variance (float64, once, in the
         base class) before anything else; the GP kernels start on that unit
@@ -347,6 +357,10 @@ class HarmonizedGPLVM(CrossModalEstimator):
     validation_scores_ : dict or None
         Each candidate (q, iterations)'s held-out score (mean reciprocal rank
         of the paired sample); None when nothing was chosen.
+    dimension_weights_ : ndarray of shape (q,)
+        Per latent dimension, the modalities' agreement on the training
+        pairs, in [0, 1]: the weights of ``weight_by_agreement`` (computed
+        whatever its value).
     kernel_params_ : list of dict
         Per modality: the learned "variance", "lengthscale", "bias", "noise".
     log_kernel_params_ : ndarray of shape (n_modalities, 4)
@@ -484,6 +498,7 @@ class HarmonizedGPLVM(CrossModalEstimator):
         "init": [StrOptions({"cca", "pca"})],
         "max_iter": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
         "max_iter_transform": [Interval(Integral, 0, None, closed="left")],
+        "weight_by_agreement": ["boolean"],
     }
     _collapse_remedy = (
         "check that the modality varies, keep standardize=True, or try more iterations "
@@ -507,6 +522,7 @@ class HarmonizedGPLVM(CrossModalEstimator):
         init: str = "cca",
         max_iter: int | str = "auto",
         max_iter_transform: int = 100,
+        weight_by_agreement: bool = True,
         standardize: bool = True,
         random_state: Any = None,
         device: str = "auto",
@@ -527,6 +543,7 @@ class HarmonizedGPLVM(CrossModalEstimator):
         self.init = init
         self.max_iter = max_iter
         self.max_iter_transform = max_iter_transform
+        self.weight_by_agreement = weight_by_agreement
         self.standardize = standardize
         self.random_state = random_state
         self.device = device
@@ -541,12 +558,13 @@ class HarmonizedGPLVM(CrossModalEstimator):
         N(0, I) prior on X dropped; a 10-dimensional latent space initialised
         by CCA; 100 active points; 200 optimiser iterations; similarity
         matrices sparsified to the top 15% neighbourhoods, as the authors'
-        data script does (similarity models only).
+        data script does (similarity models only); the latent points
+        themselves as embeddings (``weight_by_agreement=False``).
         """
         return dict(
             model="gplvm", prior="trace", keep_gaussian_prior=False, mu=0.1, lam=1.0,
             n_components=10, n_active=100, gamma_x=1.0, init="cca", max_iter=200,
-            neighbour_fraction=0.15,
+            neighbour_fraction=0.15, weight_by_agreement=False,
         )
 
     # ------------------------------------------------------------ validation

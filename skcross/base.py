@@ -38,7 +38,7 @@ from ._version import __version__
 from .exceptions import IncompatibleVersionError, TrainingDivergedError
 from .metrics import cross_modal_recall, mean_average_precision, top_k_similarities
 
-__all__ = ["CrossModalEstimator", "check_finite_loss", "standardization", "COMMON_CONSTRAINTS", "TRAINING_CONSTRAINTS"]
+__all__ = ["CrossModalEstimator", "agreement_weights", "check_finite_loss", "standardization", "COMMON_CONSTRAINTS", "TRAINING_CONSTRAINTS"]
 
 # Named random streams derived from ``random_state``: each use of randomness in
 # a fit draws from its own stream, so changing one (say, the validation split)
@@ -86,6 +86,46 @@ def blockwise_mean(embed: Callable[[slice], Any], n_rows: int) -> np.ndarray:
         block = np.asarray(embed(slice(start, start + _MEAN_BLOCK_ROWS)), dtype=np.float64).sum(axis=0)
         total = block if total is None else total + block
     return total / n_rows
+
+
+def agreement_weights(embed: Callable[[int, slice], Any], n_modalities: int, n_rows: int) -> np.ndarray:
+    """How well paired embeddings of the modalities agree, per dimension.
+
+    For each dimension, the Pearson correlation over the ``n_rows`` training
+    pairs between two modalities' embeddings (``embed(c, rows)``), averaged
+    over every pair of modalities and clipped at 0. Under a simple model in
+    which each modality's embedding of a dimension is the shared value plus
+    its own noise, this correlation is the share of the variance that is
+    shared, the factor that shrinks a noisy estimate towards its mean (a
+    Wiener weight). Rows are read in blocks (a streamed modality is read once
+    and never held whole); sums are taken in float64, shifted by the first
+    block's means against cancellation.
+    """
+    pairs = [(i, j) for i in range(n_modalities) for j in range(i + 1, n_modalities)]
+    shift = total = squares = None
+    cross = {}
+    for start in range(0, n_rows, _MEAN_BLOCK_ROWS):
+        rows = slice(start, start + _MEAN_BLOCK_ROWS)
+        E = [np.asarray(embed(c, rows), dtype=np.float64) for c in range(n_modalities)]
+        if shift is None:
+            shift = [e.mean(axis=0) for e in E]
+            total = [np.zeros_like(m) for m in shift]
+            squares = [np.zeros_like(m) for m in shift]
+            cross = {pair: np.zeros_like(shift[0]) for pair in pairs}
+        E = [e - m for e, m in zip(E, shift)]
+        for c, e in enumerate(E):
+            total[c] += e.sum(axis=0)
+            squares[c] += (e * e).sum(axis=0)
+        for i, j in pairs:
+            cross[(i, j)] += (E[i] * E[j]).sum(axis=0)
+    mean = [t / n_rows for t in total]
+    var = [np.maximum(q / n_rows - m * m, 0.0) for q, m in zip(squares, mean)]
+    correlations = []
+    for i, j in pairs:
+        cov = cross[(i, j)] / n_rows - mean[i] * mean[j]
+        scale = np.sqrt(var[i] * var[j])
+        correlations.append(np.divide(cov, scale, out=np.zeros_like(cov), where=scale > 0))
+    return np.clip(np.mean(correlations, axis=0), 0.0, None)
 
 
 def standardization(X: Any) -> tuple[np.ndarray | None, np.ndarray]:
@@ -263,15 +303,38 @@ class CrossModalEstimator(
         self._check_params()
         data = self._validate_fit_data(X, y)
         self.embedding_means_ = None
+        self.dimension_weights_ = None
         self._fit(data)
-        self._check_not_collapsed(data)
+        collapsed = self._check_not_collapsed(data)
+        # Both read-outs are kept whatever their parameter's value, so that
+        # set_params(center_embeddings=..., weight_by_agreement=...) after fit takes effect.
         if hasattr(self, "center_embeddings"):
-            # kept whatever its value, so that set_params(center_embeddings=...) after fit takes effect
             self.embedding_means_ = [
                 blockwise_mean(lambda rows: self._transform(c, X_c[rows]), X_c.shape[0])
                 for c, X_c in enumerate(data.X)
             ]
+        if hasattr(self, "weight_by_agreement"):
+            self.dimension_weights_ = self._fit_dimension_weights(data, warn=not collapsed)
         return self
+
+    def _fit_dimension_weights(self, data: FitData, warn: bool = True) -> np.ndarray:
+        """``agreement_weights`` of the training pairs' embeddings; uniform when
+        the modalities agree on no dimension, with a warning unless a collapsed
+        modality (already reported) explains it."""
+        weights = agreement_weights(
+            lambda c, rows: self._transform(c, data.X[c][rows]), len(data.X), data.X[0].shape[0]
+        )
+        if not weights.any():
+            if warn:
+                warnings.warn(
+                    f"{type(self).__name__}: the modalities' embeddings of the training pairs are "
+                    "uncorrelated in every dimension, so the model found no structure they share; "
+                    "the dimensions are left unweighted. Check that the samples are paired.",
+                    ConvergenceWarning,
+                    stacklevel=3,
+                )
+            weights = np.ones_like(weights)
+        return weights
 
     def _validate_fit_data(self, X: Any, y: Any) -> FitData:
         # Validated in float64 and standardised before any cast, so that inputs
@@ -335,13 +398,15 @@ class CrossModalEstimator(
         self.feature_scale_.append(scale)
         return self._standardize(len(self.feature_mean_) - 1, X)
 
-    def _check_not_collapsed(self, data: FitData) -> None:
-        """Warn when a modality's embeddings of training samples are (nearly) constant.
+    def _check_not_collapsed(self, data: FitData) -> bool:
+        """Warn when a modality's embeddings of training samples are (nearly)
+        constant; returns whether one was.
 
         A model that learned nothing must say so: constant embeddings rank
         every item the same and would otherwise pass silently.
         """
         metric = self._get_retrieval_metric()
+        collapsed = False
         for c, X_c in enumerate(data.X):
             emb = self._transform(c, X_c[:_COLLAPSE_CHECK_ROWS])
             self._embedding_width_ = int(emb.shape[1])
@@ -353,15 +418,23 @@ class CrossModalEstimator(
                     ConvergenceWarning,
                     stacklevel=3,
                 )
+                collapsed = True
+        return collapsed
 
     def _embedding(self, index: int, X: Any) -> np.ndarray:
         """``_transform``, centred on the modality's mean training embedding
-        when the estimator centres its embeddings (``center_embeddings``)."""
+        when the estimator centres its embeddings (``center_embeddings``), and
+        each dimension scaled by the modalities' agreement on it when it
+        weighs them (``weight_by_agreement``)."""
         emb = self._transform(index, X)
         means = getattr(self, "embedding_means_", None)
-        if means is None or not getattr(self, "center_embeddings", False):
-            return emb
-        return (emb - means[index]).astype(emb.dtype, copy=False)
+        weights = getattr(self, "dimension_weights_", None)
+        out = emb
+        if means is not None and getattr(self, "center_embeddings", False):
+            out = out - means[index]
+        if weights is not None and getattr(self, "weight_by_agreement", False):
+            out = out * weights
+        return out if out is emb else out.astype(emb.dtype, copy=False)
 
     # ---------------------------------------------------------------- seeds
     def _seed(self, stream: str, *offsets: int) -> int:

@@ -308,3 +308,47 @@ def test_check_choice_and_layer_sizes():
     for bad in [(), (4, 0), (4.0,), "64", 64]:
         with pytest.raises(ValueError, match="p must be a tuple of positive integers"):
             check_layer_sizes(_Params(p=bad), "p")
+
+
+# ---------------------------------------------------------------- agreement weights
+def _paired_embeddings(n=3000, offset=0.0, seed=0):
+    """Three modalities' embeddings of n pairs: dimension 0 shared, 1 half shared,
+    2 independent noise, 3 anti-correlated."""
+    rng = np.random.RandomState(seed)
+    shared = rng.randn(n, 4)
+    out = []
+    for c in range(3):
+        noise = rng.randn(n, 4)
+        E = np.empty((n, 4))
+        E[:, 0] = shared[:, 0]
+        E[:, 1] = shared[:, 1] + noise[:, 1]
+        E[:, 2] = noise[:, 2]
+        E[:, 3] = (-1) ** c * shared[:, 3]
+        out.append(3.0 * E + offset)
+    return out
+
+
+def _pairwise_mean_correlation(E):
+    return np.mean([[np.corrcoef(E[i][:, d], E[j][:, d])[0, 1] for d in range(E[0].shape[1])]
+                    for i in range(len(E)) for j in range(i + 1, len(E))], axis=0)
+
+
+def test_agreement_weights_are_the_mean_pairwise_correlation_clipped_at_zero(monkeypatch):
+    from skcross import base
+
+    E = _paired_embeddings()
+    expected = np.clip(_pairwise_mean_correlation(E), 0, None)
+    weights = base.agreement_weights(lambda c, rows: E[c][rows], 3, len(E[0]))
+    np.testing.assert_allclose(weights, expected, atol=1e-10)
+    assert weights[0] > 0.99 and 0.4 < weights[1] < 0.6 and weights[2] < 0.05
+    # dimension 3: pairs (0, 1) and (1, 2) disagree, (0, 2) agree: mean -1/3, clipped
+    assert weights[3] == 0.0
+    # read in blocks of rows, with a large offset: the same weights
+    monkeypatch.setattr(base, "_MEAN_BLOCK_ROWS", 700)
+    far = _paired_embeddings(offset=1e8)
+    np.testing.assert_allclose(base.agreement_weights(lambda c, rows: far[c][rows], 3, len(far[0])),
+                               expected, atol=1e-6)
+    # a constant dimension carries no agreement (and no division by zero)
+    flat = [np.column_stack([e[:, :1], np.full(len(e), 2.0)]) for e in E]
+    np.testing.assert_allclose(base.agreement_weights(lambda c, rows: flat[c][rows], 3, len(E[0])),
+                               [expected[0], 0.0], atol=1e-10)

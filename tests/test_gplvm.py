@@ -195,8 +195,8 @@ def test_cholesky_fails_clearly():
 # ------------------------------------------------------------------ estimator
 def test_inference_recovers_training_latent_points(small):
     X, y = small
-    model = HarmonizedGPLVM(model="gplvm", prior="trace", mu=0.1, n_components=2,
-                            n_active=None, max_iter=60, max_iter_transform=200, random_state=0).fit(X)
+    model = HarmonizedGPLVM(model="gplvm", prior="trace", mu=0.1, n_components=2, n_active=None, max_iter=60,
+                            max_iter_transform=200, weight_by_agreement=False, random_state=0).fit(X)
     rng = np.random.RandomState(0)
     idx = np.arange(0, 60, 6)
     target = model.latent_[idx]
@@ -512,7 +512,7 @@ def test_fit_returns_the_iterates_the_auto_selection_scores(small):
     """The auto selection scores every iteration count from one run's iterates,
     returned by the fit itself: nothing is left on the estimator."""
     X, _ = small
-    common = dict(n_components=3, n_active=15, max_iter_transform=5, random_state=0)
+    common = dict(n_components=3, n_active=15, max_iter_transform=5, weight_by_agreement=False, random_state=0)
     model = HarmonizedGPLVM(max_iter=20, **common).fit(X)
     final = np.concatenate([model.latent_.ravel(), model.log_kernel_params_.ravel()])
     iterates = model._fit_latent(model.train_features_, None, 3, 20, checkpoints=(5, 500))
@@ -539,3 +539,32 @@ def test_transform_chunks_bounded_by_memory_give_the_same_embeddings(small, monk
     # a budget of 7 rows of distances to the 60 training samples
     monkeypatch.setattr(gplvm_module, "_TRANSFORM_BLOCK_BYTES", 7 * 8 * 60)
     np.testing.assert_allclose(model.transform(1, X.modality(1)), full, rtol=1e-4, atol=1e-5)
+
+
+def test_weight_by_agreement_scales_the_latent_dimensions(small, monkeypatch):
+    """The default read-out scales each latent dimension by the modalities'
+    agreement on the training pairs; set_params switches it after fit, and the
+    paper's read-out is the latent point itself."""
+    from sklearn.exceptions import ConvergenceWarning
+
+    from skcross import base
+
+    X, y = small
+    assert HarmonizedGPLVM().weight_by_agreement is True
+    assert HarmonizedGPLVM.paper_params()["weight_by_agreement"] is False
+    model = HarmonizedGPLVM(n_components=3, n_active=20, max_iter=20, random_state=0).fit(X)
+    w = model.dimension_weights_
+    assert w.shape == (3,) and np.all((w >= 0) & (w <= 1)) and w.max() > 0.3
+    raw = [model._transform(c, model._check_modality(c, X.modality(c))[1]) for c in range(2)]
+    # the weights are the agreement of the modalities' own inferences of the training pairs
+    np.testing.assert_allclose(w, np.clip([np.corrcoef(raw[0][:, d], raw[1][:, d])[0, 1] for d in range(3)], 0, None),
+                               atol=1e-5)
+    for c in range(2):
+        np.testing.assert_allclose(model.transform(c, X.modality(c)), raw[c] * w.astype(np.float32), rtol=1e-6)
+        np.testing.assert_allclose(model.set_params(weight_by_agreement=False).transform(c, X.modality(c)), raw[c])
+        model.set_params(weight_by_agreement=True)
+    # modalities that agree on nothing: a warning, and the dimensions left unweighted
+    monkeypatch.setattr(base, "agreement_weights", lambda embed, n_modalities, n_rows: np.zeros(3))
+    with pytest.warns(ConvergenceWarning, match="HarmonizedGPLVM: .*uncorrelated in every dimension"):
+        model = HarmonizedGPLVM(n_components=3, n_active=20, max_iter=20, random_state=0).fit(X)
+    np.testing.assert_array_equal(model.dimension_weights_, np.ones(3))
