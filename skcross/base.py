@@ -38,7 +38,14 @@ from ._version import __version__
 from .exceptions import IncompatibleVersionError, TrainingDivergedError
 from .metrics import cross_modal_recall, mean_average_precision, top_k_similarities
 
-__all__ = ["CrossModalEstimator", "agreement_weights", "check_finite_loss", "standardization", "COMMON_CONSTRAINTS", "TRAINING_CONSTRAINTS"]
+__all__ = [
+    "CrossModalEstimator",
+    "agreement_weights",
+    "check_finite_loss",
+    "standardization",
+    "COMMON_CONSTRAINTS",
+    "TRAINING_CONSTRAINTS",
+]
 
 # Named random streams derived from ``random_state``: each use of randomness in
 # a fit draws from its own stream, so changing one (say, the validation split)
