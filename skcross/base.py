@@ -83,6 +83,10 @@ _COLLAPSE_TOL = 1e-4
 _COLLAPSE_CHECK_ROWS = 512
 # Rows embedded at a time to average a modality's training embeddings (center_embeddings).
 _MEAN_BLOCK_ROWS = 8192
+# Training pairs whose embeddings estimate the agreement weights (weight_by_agreement): a
+# random subset beyond this many, so that the cost stays bounded on large data (the
+# correlation's standard error is then at most about 0.016).
+_AGREEMENT_MAX_ROWS = 4096
 
 
 def blockwise_mean(embed: Callable[[slice], Any], n_rows: int) -> np.ndarray:
@@ -95,11 +99,11 @@ def blockwise_mean(embed: Callable[[slice], Any], n_rows: int) -> np.ndarray:
     return total / n_rows
 
 
-def agreement_weights(embed: Callable[[int, slice], Any], n_modalities: int, n_rows: int) -> np.ndarray:
+def agreement_weights(embed: Callable[[int, np.ndarray], Any], n_modalities: int, rows: np.ndarray) -> np.ndarray:
     """How well paired embeddings of the modalities agree, per dimension.
 
-    For each dimension, the Pearson correlation over the ``n_rows`` training
-    pairs between two modalities' embeddings (``embed(c, rows)``), averaged
+    For each dimension, the Pearson correlation over the training pairs
+    ``rows`` between two modalities' embeddings (``embed(c, rows)``), averaged
     over every pair of modalities and clipped at 0. Under a simple model in
     which each modality's embedding of a dimension is the shared value plus
     its own noise, this correlation is the share of the variance that is
@@ -109,11 +113,12 @@ def agreement_weights(embed: Callable[[int, slice], Any], n_modalities: int, n_r
     block's means against cancellation.
     """
     pairs = [(i, j) for i in range(n_modalities) for j in range(i + 1, n_modalities)]
+    n_rows = len(rows)
     shift = total = squares = None
     cross = {}
     for start in range(0, n_rows, _MEAN_BLOCK_ROWS):
-        rows = slice(start, start + _MEAN_BLOCK_ROWS)
-        E = [np.asarray(embed(c, rows), dtype=np.float64) for c in range(n_modalities)]
+        block = rows[start:start + _MEAN_BLOCK_ROWS]
+        E = [np.asarray(embed(c, block), dtype=np.float64) for c in range(n_modalities)]
         if shift is None:
             shift = [e.mean(axis=0) for e in E]
             total = [np.zeros_like(m) for m in shift]
@@ -328,9 +333,12 @@ class CrossModalEstimator(
         """``agreement_weights`` of the training pairs' embeddings; uniform when
         the modalities agree on no dimension, with a warning unless a collapsed
         modality (already reported) explains it."""
-        weights = agreement_weights(
-            lambda c, rows: self._transform(c, data.X[c][rows]), len(data.X), data.X[0].shape[0]
-        )
+        n = data.X[0].shape[0]
+        rows = np.arange(n)
+        if n > _AGREEMENT_MAX_ROWS:
+            rng = np.random.RandomState(self._seed("sample", 7))
+            rows = np.sort(rng.choice(n, _AGREEMENT_MAX_ROWS, replace=False))
+        weights = agreement_weights(lambda c, block: self._transform(c, data.X[c][block]), len(data.X), rows)
         if not weights.any():
             if warn:
                 warnings.warn(
