@@ -338,7 +338,9 @@ class HarmonizedGPLVM(CrossModalEstimator):
         scale. False: the features are used as given.
     random_state : int, RandomState or None, default=None
         Seeds the named random streams: "sample" (the active set, the samples
-        of the median heuristic) and "init" (the padding of the init).
+        of the median heuristic), "init" (the padding of the init) and
+        "agreement" (the training pairs that estimate ``dimension_weights_``
+        beyond 4,096).
     device : str, default="auto"
         Torch device for the objective ("auto": CUDA when available).
     verbose : int, default=0

@@ -51,7 +51,7 @@ __all__ = [
 # a fit draws from its own stream, so changing one (say, the validation split)
 # never shifts another (the initial weights). Offsets (a modality's position, a
 # layer) give further independent streams within one purpose.
-SEED_STREAMS = {"init": 0, "shuffle": 1, "split": 2, "sample": 3, "projection": 4}
+SEED_STREAMS = {"init": 0, "shuffle": 1, "split": 2, "sample": 3, "projection": 4, "agreement": 5}
 
 # Constraints of the parameters every estimator shares (scikit-learn's
 # ``_parameter_constraints`` vocabulary); an estimator merges them into its own.
@@ -85,7 +85,7 @@ _COLLAPSE_CHECK_ROWS = 512
 _MEAN_BLOCK_ROWS = 8192
 # Training pairs whose embeddings estimate the agreement weights (weight_by_agreement): a
 # random subset beyond this many, so that the cost stays bounded on large data (the
-# correlation's standard error is then at most about 0.016).
+# correlation's standard error is then at most about 0.016) and the embeddings fit in memory.
 _AGREEMENT_MAX_ROWS = 4096
 
 
@@ -99,44 +99,27 @@ def blockwise_mean(embed: Callable[[slice], Any], n_rows: int) -> np.ndarray:
     return total / n_rows
 
 
-def agreement_weights(embed: Callable[[int, np.ndarray], Any], n_modalities: int, rows: np.ndarray) -> np.ndarray:
+def agreement_weights(embeddings: list) -> np.ndarray:
     """How well paired embeddings of the modalities agree, per dimension.
 
-    For each dimension, the Pearson correlation over the training pairs
-    ``rows`` between two modalities' embeddings (``embed(c, rows)``), averaged
-    over every pair of modalities and clipped at 0. Under a simple model in
-    which each modality's embedding of a dimension is the shared value plus
-    its own noise, this correlation is the share of the variance that is
-    shared, the factor that shrinks a noisy estimate towards its mean (a
-    Wiener weight). Rows are read in blocks (a streamed modality is read once
-    and never held whole); sums are taken in float64, shifted by the first
-    block's means against cancellation.
+    ``embeddings`` holds one ``(n_pairs, n_dims)`` array per modality, row
+    ``i`` of each embedding the same pair. For each dimension: the Pearson
+    correlation over the pairs between two modalities' embeddings, averaged
+    over every pair of modalities and clipped at 0 (0 for a constant
+    dimension). Under a simple model in which each modality's embedding of a
+    dimension is the shared value plus its own noise, this correlation is the
+    share of the variance that is shared, the factor that shrinks a noisy
+    estimate towards its mean (a Wiener weight). Computed in float64.
     """
-    pairs = [(i, j) for i in range(n_modalities) for j in range(i + 1, n_modalities)]
-    n_rows = len(rows)
-    shift = total = squares = None
-    cross = {}
-    for start in range(0, n_rows, _MEAN_BLOCK_ROWS):
-        block = rows[start:start + _MEAN_BLOCK_ROWS]
-        E = [np.asarray(embed(c, block), dtype=np.float64) for c in range(n_modalities)]
-        if shift is None:
-            shift = [e.mean(axis=0) for e in E]
-            total = [np.zeros_like(m) for m in shift]
-            squares = [np.zeros_like(m) for m in shift]
-            cross = {pair: np.zeros_like(shift[0]) for pair in pairs}
-        E = [e - m for e, m in zip(E, shift)]
-        for c, e in enumerate(E):
-            total[c] += e.sum(axis=0)
-            squares[c] += (e * e).sum(axis=0)
-        for i, j in pairs:
-            cross[(i, j)] += (E[i] * E[j]).sum(axis=0)
-    mean = [t / n_rows for t in total]
-    var = [np.maximum(q / n_rows - m * m, 0.0) for q, m in zip(squares, mean)]
+    E = [np.asarray(e, dtype=np.float64) for e in embeddings]
+    E = [e - e.mean(axis=0) for e in E]
+    norms = [np.sqrt((e * e).sum(axis=0)) for e in E]
     correlations = []
-    for i, j in pairs:
-        cov = cross[(i, j)] / n_rows - mean[i] * mean[j]
-        scale = np.sqrt(var[i] * var[j])
-        correlations.append(np.divide(cov, scale, out=np.zeros_like(cov), where=scale > 0))
+    for i in range(len(E)):
+        for j in range(i + 1, len(E)):
+            scale = norms[i] * norms[j]
+            cov = (E[i] * E[j]).sum(axis=0)
+            correlations.append(np.divide(cov, scale, out=np.zeros_like(cov), where=scale > 0))
     return np.clip(np.mean(correlations, axis=0), 0.0, None)
 
 
@@ -336,9 +319,9 @@ class CrossModalEstimator(
         n = data.X[0].shape[0]
         rows = np.arange(n)
         if n > _AGREEMENT_MAX_ROWS:
-            rng = np.random.RandomState(self._seed("sample", 7))
+            rng = np.random.RandomState(self._seed("agreement"))
             rows = np.sort(rng.choice(n, _AGREEMENT_MAX_ROWS, replace=False))
-        weights = agreement_weights(lambda c, block: self._transform(c, data.X[c][block]), len(data.X), rows)
+        weights = agreement_weights([self._transform(c, X_c[rows]) for c, X_c in enumerate(data.X)])
         if not weights.any():
             if warn:
                 warnings.warn(

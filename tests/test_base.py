@@ -333,26 +333,23 @@ def _pairwise_mean_correlation(E):
                     for i in range(len(E)) for j in range(i + 1, len(E))], axis=0)
 
 
-def test_agreement_weights_are_the_mean_pairwise_correlation_clipped_at_zero(monkeypatch):
+def test_agreement_weights_are_the_mean_pairwise_correlation_clipped_at_zero():
     from skcross import base
 
     E = _paired_embeddings()
     expected = np.clip(_pairwise_mean_correlation(E), 0, None)
-    weights = base.agreement_weights(lambda c, rows: E[c][rows], 3, np.arange(len(E[0])))
+    weights = base.agreement_weights(E)
     np.testing.assert_allclose(weights, expected, atol=1e-10)
     assert weights[0] > 0.99 and 0.4 < weights[1] < 0.6 and weights[2] < 0.05
     # dimension 3: pairs (0, 1) and (1, 2) disagree, (0, 2) agree: mean -1/3, clipped
     assert weights[3] == 0.0
-    # read in blocks of rows, with a large offset: the same weights
-    monkeypatch.setattr(base, "_MEAN_BLOCK_ROWS", 700)
+    # at a large offset: the same weights
     far = _paired_embeddings(offset=1e8)
-    np.testing.assert_allclose(base.agreement_weights(lambda c, rows: far[c][rows], 3, np.arange(len(far[0]))),
-                               expected, atol=1e-6)
+    np.testing.assert_allclose(base.agreement_weights(far), expected, atol=1e-6)
     # a constant dimension carries no agreement (and no division by zero)
     flat = [np.column_stack([e[:, :1], np.full(len(e), 2.0)]) for e in E]
-    np.testing.assert_allclose(base.agreement_weights(lambda c, rows: flat[c][rows], 3, np.arange(len(E[0]))),
-                               [expected[0], 0.0], atol=1e-10)
+    np.testing.assert_allclose(base.agreement_weights(flat), [expected[0], 0.0], atol=1e-10)
     # a subset of the rows: the correlation over those rows
     subset = np.arange(0, len(E[0]), 3)
-    np.testing.assert_allclose(base.agreement_weights(lambda c, rows: E[c][rows], 3, subset),
+    np.testing.assert_allclose(base.agreement_weights([e[subset] for e in E]),
                                np.clip(_pairwise_mean_correlation([e[subset] for e in E]), 0, None), atol=1e-10)

@@ -563,14 +563,14 @@ def test_weight_by_agreement_scales_the_latent_dimensions(small, monkeypatch):
         np.testing.assert_allclose(model.transform(c, X.modality(c)), raw[c] * w.astype(np.float32), rtol=1e-6)
         np.testing.assert_allclose(model.set_params(weight_by_agreement=False).transform(c, X.modality(c)), raw[c])
         model.set_params(weight_by_agreement=True)
-    # modalities that agree on nothing: a warning, and the dimensions left unweighted
     # beyond _AGREEMENT_MAX_ROWS training pairs, a seeded random subset of them estimates the weights
     monkeypatch.setattr(base, "_AGREEMENT_MAX_ROWS", 20)
     capped = [HarmonizedGPLVM(n_components=3, n_active=20, max_iter=20, random_state=0).fit(X) for _ in range(2)]
     np.testing.assert_array_equal(capped[0].dimension_weights_, capped[1].dimension_weights_)
     np.testing.assert_allclose(capped[0].latent_, model.latent_)
     assert not np.allclose(capped[0].dimension_weights_, w)
-    monkeypatch.setattr(base, "agreement_weights", lambda embed, n_modalities, rows: np.zeros(3))
+    # modalities that agree on nothing: a warning, and the dimensions left unweighted
+    monkeypatch.setattr(base, "agreement_weights", lambda embeddings: np.zeros(3))
     with pytest.warns(ConvergenceWarning, match="HarmonizedGPLVM: .*uncorrelated in every dimension"):
         model = HarmonizedGPLVM(n_components=3, n_active=20, max_iter=20, random_state=0).fit(X)
     np.testing.assert_array_equal(model.dimension_weights_, np.ones(3))
