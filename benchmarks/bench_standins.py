@@ -31,8 +31,9 @@ Usage::
 ``--cache DIR`` keeps one JSON file per (draw, method), keyed like
 ``bench_defaults.py``'s cache by the method's full parameter set, so a rerun
 after one estimator changed refits only that estimator's rows. The row
-"Label space, T=0.5" is context, not a bar: the baseline read out with
-DSCMR's default posterior temperature.
+"Label space, probability" and "Label space, T=0.5, probability" are
+context, not bars: the baseline read out as SDML and DSCMR read their own
+posteriors by default.
 
 The RESULTS.md table was computed with torch on one thread, like the defaults
 table: HarmonizedGPLVM's "auto" choice can change with torch's thread count

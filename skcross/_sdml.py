@@ -318,6 +318,18 @@ class SDML(NeuralCrossModalEstimator):
         compared by cosine. Not in the paper. 1 is the default here, unlike
         DSCMR's 0.5: with 0.5 SDML rose on 5 of 12 validation splits and fell
         on 5 (method page).
+    posterior_similarity : {"probability", "cosine"}, default="probability"
+        How the posteriors of two modalities are compared. "probability": by
+        their dot product, the probability that the two samples share a
+        class. :meth:`transform` appends one coordinate per modality that
+        completes each embedding to unit norm
+        (:func:`~skcross.base.complete_to_unit_norm`), so that the cosine of
+        two modalities' embeddings equals that dot product; networks that
+        embed ``h`` (already unit norm) get 0 there. "cosine": the cosine of
+        the posteriors, as the label-space baseline compares them. A read-out
+        only (training and early stopping score the cosine), so
+        ``set_params`` after ``fit`` switches it; ignored when no network
+        embeds its posterior (``embeddings_``). Not in the paper; see Notes.
     dropout : float, default=0.0
         Dropout rate after each hidden ReLU of the encoders (not in the paper).
     weight_decay : float or "auto", default="auto"
@@ -423,6 +435,12 @@ class SDML(NeuralCrossModalEstimator):
       wins on its validation split. The norm regression of one-hot labels is
       a poor classifier on noisy data with many classes; on other data the
       paper's ``h`` retrieves better. The method page has the measurements.
+    - ``posterior_similarity="probability"`` (not in the paper): posteriors
+      are compared by the probability that two samples share a class, which
+      is what retrieving a class asks for, instead of by cosine, which
+      divides by the target's norm and favours uncertain targets. It adds
+      ``n_modalities_`` coordinates to the embeddings. The method page has
+      the measurements.
     - Inputs are standardised (``standardize=True``): the reconstruction term
       is an unscaled Euclidean norm, and badly scaled inputs collapse the
       network.
@@ -489,6 +507,7 @@ class SDML(NeuralCrossModalEstimator):
         "label_loss": [StrOptions({"auto", "cross_entropy", "norm"})],
         "embedding": [StrOptions({"auto", "posterior", "common"})],
         "posterior_temperature": [Interval(Real, 0, None, closed="neither")],
+        "posterior_similarity": [StrOptions({"probability", "cosine"})],
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "weight_decay": [Interval(Real, 0, None, closed="left"), StrOptions({"auto"})],
         "betas": ["array-like"],
@@ -503,6 +522,7 @@ class SDML(NeuralCrossModalEstimator):
         label_loss: str = "auto",
         embedding: str = "auto",
         posterior_temperature: float = 1.0,
+        posterior_similarity: str = "probability",
         dropout: float = 0.0,
         weight_decay: float | str = "auto",
         lr: float = 1e-3,
@@ -526,6 +546,7 @@ class SDML(NeuralCrossModalEstimator):
         self.label_loss = label_loss
         self.embedding = embedding
         self.posterior_temperature = posterior_temperature
+        self.posterior_similarity = posterior_similarity
         self.dropout = dropout
         self.weight_decay = weight_decay
         self.lr = lr
@@ -557,6 +578,7 @@ class SDML(NeuralCrossModalEstimator):
             betas=(0.5, 0.999), batch_size=100, max_epochs=200, early_stopping=True,
             n_iter_no_change=200, standardize=False, weight_decay=0.0, dropout=0.0,
             average_weights=False, label_loss="norm", embedding="common",
+            posterior_similarity="cosine",
         )
 
     # ------------------------------------------------------------ parameters
@@ -604,7 +626,11 @@ class SDML(NeuralCrossModalEstimator):
         bit-identical); the new modality is appended to ``modalities_``,
         ``networks_``, ``n_features_in_`` and ``best_epochs_``. It uses the
         estimator's current hyper-parameters and the seed
-        seeds of position ``n_modalities_``.
+        seeds of position ``n_modalities_``. When the posteriors are compared
+        by probability (``posterior_similarity``), every modality's
+        embeddings gain a coordinate, the new modality's completion: embed
+        again what was embedded before (a :class:`~skcross.CrossModalIndex`
+        built earlier, say).
 
         Parameters
         ----------
@@ -670,6 +696,10 @@ class SDML(NeuralCrossModalEstimator):
         return full
 
     # ------------------------------------------------------------- transform
+    def _compares_posteriors_by_probability(self) -> bool:
+        # Networks that embed h (unit norm already) would only get zeros appended.
+        return super()._compares_posteriors_by_probability() and "posterior" in self.embeddings_
+
     def _transform(self, index: int, X: Any) -> np.ndarray:
         temperature = float(self.posterior_temperature)
         return self._embed(

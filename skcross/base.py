@@ -42,6 +42,7 @@ __all__ = [
     "CrossModalEstimator",
     "agreement_weights",
     "check_finite_loss",
+    "complete_to_unit_norm",
     "standardization",
     "COMMON_CONSTRAINTS",
     "TRAINING_CONSTRAINTS",
@@ -121,6 +122,25 @@ def agreement_weights(embeddings: list) -> np.ndarray:
             cov = (E[i] * E[j]).sum(axis=0)
             correlations.append(np.divide(cov, scale, out=np.zeros_like(cov), where=scale > 0))
     return np.clip(np.mean(correlations, axis=0), 0.0, None)
+
+
+def complete_to_unit_norm(E: Any, position: int, n_modalities: int) -> np.ndarray:
+    """The rows of ``E`` (norms at most 1) with ``n_modalities`` columns
+    appended: all 0 but column ``position``, which holds ``sqrt(1 - ||row||^2)``.
+
+    Every row then has unit norm, so the cosine of a row of ``position`` and a
+    row completed at another position equals the dot product of the two
+    original rows. For class posteriors that dot product is the probability
+    that the two samples share a class, and ranking by it is what retrieving
+    a class asks for; the cosine of the posteriors themselves divides by the
+    target's norm and so favours uncertain targets. Computed in float64,
+    returned in ``E``'s dtype (rows of norm above 1 by rounding get 0).
+    """
+    E = np.asarray(E)
+    rows = E.astype(np.float64, copy=False)
+    completion = np.zeros((E.shape[0], n_modalities))
+    completion[:, position] = np.sqrt(np.clip(1.0 - np.einsum("ij,ij->i", rows, rows), 0.0, None))
+    return np.hstack([rows, completion]).astype(E.dtype, copy=False)
 
 
 def standardization(X: Any) -> tuple[np.ndarray | None, np.ndarray]:
@@ -421,9 +441,11 @@ class CrossModalEstimator(
 
     def _embedding(self, index: int, X: Any) -> np.ndarray:
         """``_transform``, centred on the modality's mean training embedding
-        when the estimator centres its embeddings (``center_embeddings``), and
+        when the estimator centres its embeddings (``center_embeddings``),
         each dimension scaled by the modalities' agreement on it when it
-        weighs them (``weight_by_agreement``)."""
+        weighs them (``weight_by_agreement``), and completed to unit norm when
+        cross-modal cosine must equal the dot product of the class posteriors
+        (``posterior_similarity="probability"``)."""
         emb = self._transform(index, X)
         means = getattr(self, "embedding_means_", None)
         weights = getattr(self, "dimension_weights_", None)
@@ -432,7 +454,19 @@ class CrossModalEstimator(
             out = out - means[index]
         if weights is not None and getattr(self, "weight_by_agreement", False):
             out = out * weights
+        if self._compares_posteriors_by_probability():
+            out = complete_to_unit_norm(out, index, self.n_modalities_)
         return out if out is emb else out.astype(emb.dtype, copy=False)
+
+    def _compares_posteriors_by_probability(self) -> bool:
+        """Whether ``transform`` completes the embeddings to unit norm
+        (``complete_to_unit_norm``); an estimator that embeds something other
+        than posteriors under some settings narrows it."""
+        return getattr(self, "posterior_similarity", "cosine") == "probability"
+
+    def _embedding_width(self) -> int:
+        width = super()._embedding_width()
+        return width + self.n_modalities_ if self._compares_posteriors_by_probability() else width
 
     # ---------------------------------------------------------------- seeds
     def _seed(self, stream: str, *offsets: int) -> int:

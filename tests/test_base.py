@@ -353,3 +353,25 @@ def test_agreement_weights_are_the_mean_pairwise_correlation_clipped_at_zero():
     subset = np.arange(0, len(E[0]), 3)
     np.testing.assert_allclose(base.agreement_weights([e[subset] for e in E]),
                                np.clip(_pairwise_mean_correlation([e[subset] for e in E]), 0, None), atol=1e-10)
+
+
+def test_complete_to_unit_norm_turns_cross_modal_cosine_into_the_dot_product():
+    from skcross import base
+
+    rng = np.random.RandomState(0)
+    P = [rng.dirichlet(np.ones(5) * a, size=40).astype(np.float32) for a in (0.3, 3.0)]
+    C = [base.complete_to_unit_norm(p, position, 3) for position, p in enumerate(P)]
+    assert C[0].shape == (40, 8) and C[0].dtype == np.float32
+    np.testing.assert_array_equal(C[1][:, :5], P[1])
+    np.testing.assert_allclose(np.linalg.norm(C[0], axis=1), 1.0, atol=1e-6)
+    # the completion sits in the modality's own column, the other columns stay 0
+    assert np.all(C[0][:, 5] > 0) and not C[0][:, 6:].any() and not C[1][:, [5, 7]].any()
+    cosine = (C[0] @ C[1].T) / np.outer(np.linalg.norm(C[0], axis=1), np.linalg.norm(C[1], axis=1))
+    np.testing.assert_allclose(cosine, P[0].astype(np.float64) @ P[1].T, atol=1e-6)
+    # within one modality the completions meet: the cosine adds their product
+    r = C[0][:, 5].astype(np.float64)
+    np.testing.assert_allclose(C[0] @ C[0].T, P[0].astype(np.float64) @ P[0].T + np.outer(r, r), atol=1e-6)
+    # unit-norm rows (a network that embeds h) get 0, also when rounding puts them above 1
+    unit = rng.randn(10, 4)
+    unit /= np.linalg.norm(unit, axis=1, keepdims=True) * (1 - 1e-12)
+    assert not base.complete_to_unit_norm(unit, 0, 2)[:, 4:].any()

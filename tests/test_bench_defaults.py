@@ -44,10 +44,12 @@ def test_every_row_and_the_verdicts(bench, tmp_path, capsys):
     assert bench.main([*TINY, "--cache", str(tmp_path / "cache"), "--out", str(out), "--verbose"]) == 0
     md = out.read_text(encoding="utf-8")
     rows = table_rows(md)
-    expected = [*bench.ESTIMATORS, "Label space", "CCA", "Label space, T=0.5"]
+    context = ["Label space, probability", "Label space, T=0.5, probability"]
+    expected = [*bench.ESTIMATORS, "Label space", "CCA", *context]
     assert sorted(rows) == sorted(("synthetic-easy", m) for m in expected)
-    # the sharpened label space is shown for context and judged by no one
-    assert rows[("synthetic-easy", "Label space, T=0.5")].endswith("| (context, not a bar) |")
+    # the label space read out as SDML and DSCMR read theirs is shown for context and judged by no one
+    for label in context:
+        assert rows[("synthetic-easy", label)].endswith("| (context, not a bar) |")
     assert all("T=0.5" not in bench.BASELINES[k] for keys in bench.MUST_BEAT.values() for k in keys)
     for (_, method), line in rows.items():
         assert "error" not in line, line
@@ -224,8 +226,9 @@ def test_standins_table_counts_wins_per_draw(standins, capsys, tmp_path):
         cells = [c.strip() for c in line.strip("|").split("|")]
         if line.startswith("| C700x17"):
             rows[cells[1]] = cells
-    assert sorted(rows) == ["CCA", "DSCMR", "Label space", "Label space, T=0.5", "MinVIRBM"]
-    assert rows["Label space, T=0.5"][4] == "(context, not a bar)"
+    context = ["Label space, T=0.5, probability", "Label space, probability"]
+    assert sorted(rows) == sorted(["CCA", "DSCMR", "Label space", *context, "MinVIRBM"])
+    assert all(rows[label][4] == "(context, not a bar)" for label in context)
     values = {m: [float(v) for v in cells[3].split(" / ")] for m, cells in rows.items()}
     for method, must_beat in (("MinVIRBM", ["CCA"]), ("DSCMR", ["CCA", "Label space"])):
         assert abs(float(rows[method][2]) - np.mean(values[method])) < 1e-3
@@ -233,9 +236,9 @@ def test_standins_table_counts_wins_per_draw(standins, capsys, tmp_path):
         assert rows[method][4] == f"{wins} of 2 draws"
     assert "smoke run, not the defaults" in out
     # one cached row per (draw, method); a rerun reads them and prints the same table
-    assert len(list(tmp_path.glob("*.json"))) == 2 * 5
+    assert len(list(tmp_path.glob("*.json"))) == 2 * 6
     assert standins.main(args) == 0
     table = [line for line in out.splitlines() if line.startswith("| C700x17")]
     rerun = capsys.readouterr().out
     assert [line for line in rerun.splitlines() if line.startswith("| C700x17")] == table
-    assert "10 of 10 rows from the cache" in rerun
+    assert "12 of 12 rows from the cache" in rerun

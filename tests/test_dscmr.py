@@ -132,19 +132,43 @@ def test_posterior_embedding_is_the_classifier_softmax(toy):
         x = model._standardize(i, X.modality(i))
         with torch.no_grad():
             logits = module.classifier(module.embed(i, torch.as_tensor(x)))
+        # the posterior, then one completion column per modality (posterior_similarity="probability")
         E = model.transform(i, X.modality(i))
-        assert E.shape == (len(y), 3)
-        np.testing.assert_allclose(E, torch.softmax(logits / 0.5, dim=1).numpy(), atol=1e-6)
+        assert E.shape == (len(y), 3 + 2)
+        np.testing.assert_allclose(E[:, :3], torch.softmax(logits / 0.5, dim=1).numpy(), atol=1e-6)
+        np.testing.assert_allclose(np.linalg.norm(E, axis=1), 1.0, atol=1e-6)
+        assert not E[:, 3 + (1 - i)].any()
         # the temperature is a read-out: T = 1 gives the plain softmax of the same network,
         # with the same most probable class and a lower top probability
-        plain = model.set_params(posterior_temperature=1.0).transform(i, X.modality(i))
-        model.set_params(posterior_temperature=0.5)
+        plain = model.set_params(posterior_temperature=1.0, posterior_similarity="cosine").transform(i, X.modality(i))
+        model.set_params(posterior_temperature=0.5, posterior_similarity="probability")
         np.testing.assert_allclose(plain, torch.softmax(logits, dim=1).numpy(), atol=1e-6)
-        np.testing.assert_array_equal(plain.argmax(1), E.argmax(1))
-        assert np.all(E.max(1) >= plain.max(1) - 1e-6) and np.any(E.max(1) > plain.max(1) + 1e-3)
+        sharp = E[:, :3]
+        np.testing.assert_array_equal(plain.argmax(1), sharp.argmax(1))
+        assert np.all(sharp.max(1) >= plain.max(1) - 1e-6) and np.any(sharp.max(1) > plain.max(1) + 1e-3)
+    np.testing.assert_array_equal(model.get_feature_names_out(), [f"dscmr{k}" for k in range(5)])
+    model.set_params(posterior_similarity="cosine")
     np.testing.assert_array_equal(model.get_feature_names_out(), ["dscmr0", "dscmr1", "dscmr2"])
+    assert model.transform(0, X.modality(0)).shape == (len(y), 3)
+    # the common representation is not a posterior: nothing is appended to it
     common = DSCMR(random_state=0, embedding="common", **TRAINED).fit(X, y)
     assert common.transform(0, X.modality(0)).shape == (len(y), 8)
+
+
+def test_posteriors_are_compared_by_the_probability_of_sharing_a_class(toy):
+    X, y = toy
+    model = DSCMR(random_state=0, **TRAINED).fit(X, y)
+    assert model.posterior_similarity == "probability"
+    assert DSCMR.paper_params()["posterior_similarity"] == "cosine"
+    E = [model.transform(i, X.modality(i)).astype(np.float64) for i in range(2)]
+    P = [e[:, :3] for e in E]
+    cosine = (E[0] @ E[1].T) / np.outer(np.linalg.norm(E[0], axis=1), np.linalg.norm(E[1], axis=1))
+    np.testing.assert_allclose(cosine, P[0] @ P[1].T, atol=1e-5)
+    # a read-out only: the same network ranks differently, and "cosine" gives the bare posteriors
+    by_probability = model.score(X, y)
+    model.set_params(posterior_similarity="cosine")
+    np.testing.assert_allclose(model.transform(1, X.modality(1)), P[1], atol=1e-6)
+    assert model.score(X, y) != by_probability
 
 
 @pytest.mark.parametrize(
@@ -228,9 +252,10 @@ def test_three_modalities():
     assert model.n_modalities_ == 3
     assert len(model.net_.module_.branches) == 3
     emb = model.transform(X)
-    # embedding="posterior": one probability per class
-    assert [e.shape for e in emb.modalities()] == [(150, 3)] * 3
-    np.testing.assert_allclose(emb.modality(2).sum(axis=1), 1.0, atol=1e-5)
+    # embedding="posterior": one probability per class, then one completion column per modality
+    assert [e.shape for e in emb.modalities()] == [(150, 3 + 3)] * 3
+    np.testing.assert_allclose(emb.modality(2)[:, :3].sum(axis=1), 1.0, atol=1e-5)
+    assert emb.modality(2)[:, 5].all() and not emb.modality(2)[:, 3:5].any()
     assert all(e.dtype == np.float32 for e in emb.modalities())
     assert model.score(X, y) > _untrained_score(X, y) + 0.3
 
@@ -353,7 +378,9 @@ def test_best_epoch_is_chosen_on_validation_split_of_training_data(digit_halves_
     history = np.asarray(model.net_.history[:, "valid_score"])
     assert model.best_epoch_ == int(np.argmax(history)) + 1
     # the restored parameters are those of that epoch: the validation mAP of
-    # what transform returns (posteriors or common representations) is the best one
+    # what transform returns (posteriors or common representations) is the best one;
+    # early stopping scores the posteriors by cosine (posterior_similarity is a read-out)
+    model.set_params(posterior_similarity="cosine")
     Xv, yv = Xtr[valid], ytr[valid]
     a, b = model.transform(0, Xv.modality(0)), model.transform(1, Xv.modality(1))
     score = 0.5 * (mean_average_precision(a, b, yv, yv) + mean_average_precision(b, a, yv, yv))

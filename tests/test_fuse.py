@@ -177,8 +177,8 @@ def test_clusterer_after_fuse(data):
     pipe = make_pipeline(_quick_dscmr(), Fuse(how="concat"), KMeans(n_clusters=3, n_init=2, random_state=0))
     labels = pipe.fit(X, y).predict(X)
     assert labels.shape == (len(y),) and set(labels) <= {0, 1, 2}
-    # two modalities' class posteriors side by side: 3 classes each
-    assert pipe[:-1].transform(X).shape == (len(y), 6)
+    # two modalities' class posteriors side by side: 3 classes and 2 completion columns each
+    assert pipe[:-1].transform(X).shape == (len(y), 10)
     assert list(pipe[:-1].get_feature_names_out())[:2] == ["image__dscmr0", "image__dscmr1"]
 
 

@@ -278,6 +278,11 @@ def test_cross_entropy_networks_embed_their_posterior(three_modal):
     P = model.projection_
     for i in range(3):
         E = model.transform(i, X.modality(i))
+        # the completion to unit norm (posterior_similarity="probability"), one column per modality
+        assert E.shape == (len(y), 8 + 3)
+        np.testing.assert_allclose(np.linalg.norm(E, axis=1), 1.0, atol=1e-5)
+        assert not np.delete(E[:, 8:], i, axis=1).any()
+        E = E[:, :8]
         # P times a probability vector over the classes: the softmax of P^T z
         posterior = E @ P
         assert np.all(posterior >= 0)
@@ -288,10 +293,20 @@ def test_cross_entropy_networks_embed_their_posterior(three_modal):
             z = module.encoder(torch.as_tensor(model._standardize(i, X.modality(i))))
         np.testing.assert_allclose(posterior, torch.softmax(z @ module.projection, dim=1).numpy(), atol=1e-5)
         # posterior_temperature sharpens the same network's posterior at read-out
-        sharp = model.set_params(posterior_temperature=0.5).transform(i, X.modality(i)) @ P
+        sharp = model.set_params(posterior_temperature=0.5).transform(i, X.modality(i))[:, :8] @ P
         model.set_params(posterior_temperature=1.0)
         np.testing.assert_allclose(sharp, torch.softmax(2 * (z @ module.projection), dim=1).numpy(), atol=1e-5)
     assert model.score(X, y) > _chance_map(y, y) + 0.3
+    # cross-modal cosine is the probability that the two samples share a class
+    E0, E1 = (model.transform(i, X.modality(i)).astype(np.float64) for i in (0, 1))
+    cosine = (E0 @ E1.T) / np.outer(np.linalg.norm(E0, axis=1), np.linalg.norm(E1, axis=1))
+    np.testing.assert_allclose(cosine, (E0[:, :8] @ P) @ (E1[:, :8] @ P).T, atol=1e-5)
+    # "cosine" (the paper's read-out, a read-out only) gives the bare posteriors back
+    by_probability = model.score(X, y)
+    model.set_params(posterior_similarity="cosine")
+    np.testing.assert_allclose(model.transform(0, X.modality(0)), E0[:, :8], atol=1e-6)
+    assert model.score(X, y) != by_probability
+    assert SDML.paper_params()["posterior_similarity"] == "cosine"
     common = SDML(random_state=0, **{**FAST, "label_loss": "cross_entropy", "embedding": "common"}).fit(X, y)
     np.testing.assert_allclose(np.linalg.norm(common.transform(0, X.modality(0)), axis=1), 1.0, atol=1e-5)
 

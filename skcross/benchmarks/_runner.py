@@ -41,7 +41,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, StratifiedKFold, StratifiedShuffleSplit, train_test_split
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import Interval, StrOptions
 
 import skcross
 from skcross import MultiModal, PerModality
@@ -152,6 +152,13 @@ class LabelSpaceBaseline(CrossModalEstimator):
         1 is Rasiwasia et al.'s baseline (the bar of
         ``benchmarks/bench_defaults.py``); 0.5 is the sharpened read-out
         :class:`~skcross.DSCMR` uses by default, shown beside it for context.
+    posterior_similarity : {"cosine", "probability"}, default="cosine"
+        How the posteriors of two modalities are compared: "cosine" is
+        Rasiwasia et al.'s baseline; "probability" (their dot product, the
+        probability that two samples share a class, see
+        :func:`~skcross.base.complete_to_unit_norm`) is how
+        :class:`~skcross.SDML` and :class:`~skcross.DSCMR` compare theirs by
+        default, shown beside it for context.
 
     Attributes
     ----------
@@ -184,12 +191,20 @@ class LabelSpaceBaseline(CrossModalEstimator):
         "C": [Interval(Real, 0, None, closed="neither")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "posterior_temperature": [Interval(Real, 0, None, closed="neither")],
+        "posterior_similarity": [StrOptions({"cosine", "probability"})],
     }
 
-    def __init__(self, C: float = 1.0, max_iter: int = 1000, posterior_temperature: float = 1.0):
+    def __init__(
+        self,
+        C: float = 1.0,
+        max_iter: int = 1000,
+        posterior_temperature: float = 1.0,
+        posterior_similarity: str = "cosine",
+    ):
         self.C = C
         self.max_iter = max_iter
         self.posterior_temperature = posterior_temperature
+        self.posterior_similarity = posterior_similarity
 
     def _fit(self, data) -> None:
         if data.multilabel:
