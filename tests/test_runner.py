@@ -104,6 +104,14 @@ def test_label_space_baseline_unpaired_and_probabilities(small_multimodal):
     # posterior_temperature=0.5 squares the posteriors and renormalises them
     sharp = est.set_params(posterior_temperature=0.5).transform(1, X.modality(1))
     np.testing.assert_allclose(sharp, P**2 / (P**2).sum(axis=1, keepdims=True), rtol=1e-6)
+    # posterior_similarity="probability": the posteriors completed to unit norm, so that
+    # cross-modal cosine is their dot product, the probability of sharing a class
+    est.set_params(posterior_temperature=1.0, posterior_similarity="probability")
+    E0, E1 = est.transform(0, X.modality(0)), est.transform(1, X.modality(1))
+    assert E1.shape == (len(y), 3 + 2)
+    np.testing.assert_allclose(E1[:, :3], P, rtol=1e-6)
+    cosine = (E0 @ E1.T) / np.outer(np.linalg.norm(E0, axis=1), np.linalg.norm(E1, axis=1))
+    np.testing.assert_allclose(cosine, E0[:, :3] @ P.T, atol=1e-8)
 
 
 def test_two_view_peer_is_fitted_pairwise_on_many_views():
