@@ -310,7 +310,9 @@ class DSCMR(NeuralCrossModalEstimator):
         class. :meth:`transform` appends one coordinate per modality that
         completes each posterior to unit norm
         (:func:`~skcross.base.complete_to_unit_norm`), so that the cosine of
-        two modalities' embeddings equals that dot product. "cosine": the
+        two modalities' embeddings equals that dot product. Within one
+        modality the cosine also adds the product of the two completions (for
+        retrieval inside a modality, use "cosine"). "cosine": the
         cosine of the posteriors, as the label-space baseline compares them.
         A read-out only (early stopping scores the cosine), so ``set_params``
         after ``fit`` switches it; ignored with ``embedding="common"``. Not in

@@ -325,7 +325,9 @@ class SDML(NeuralCrossModalEstimator):
         completes each embedding to unit norm
         (:func:`~skcross.base.complete_to_unit_norm`), so that the cosine of
         two modalities' embeddings equals that dot product; networks that
-        embed ``h`` (already unit norm) get 0 there. "cosine": the cosine of
+        embed ``h`` (already unit norm) get 0 there. Within one modality the
+        cosine also adds the product of the two completions (for retrieval
+        inside a modality, use "cosine"). "cosine": the cosine of
         the posteriors, as the label-space baseline compares them. A read-out
         only (training and early stopping score the cosine), so
         ``set_params`` after ``fit`` switches it; ignored when no network
