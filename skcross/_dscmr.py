@@ -445,9 +445,11 @@ class DSCMR(NeuralCrossModalEstimator):
       keeps the best validation epoch seen so far (or the last one) and is
       usable.
 
-    Embeddings are float32 arrays of shape ``(n_samples, n_classes)`` (class
-    posteriors, rows summing to 1) with ``embedding="posterior"``, and
-    ``(n_samples, n_components)`` with "common".
+    Embeddings are float32 arrays of shape ``(n_samples, n_classes +
+    n_modalities)`` with ``embedding="posterior"``: the class posterior (its
+    first ``n_classes`` columns sum to 1), then the completion to unit norm
+    (``posterior_similarity="probability"``; ``(n_samples, n_classes)`` with
+    "cosine"); ``(n_samples, n_components)`` with "common".
 
     Examples
     --------
@@ -456,8 +458,11 @@ class DSCMR(NeuralCrossModalEstimator):
     >>> X, y = make_multimodal_classification(n_samples=120, n_classes=3, random_state=0)
     >>> model = DSCMR(n_components=16, hidden_layer_sizes=(32,), batch_size=20,
     ...               random_state=0).fit(X, y)   # early-stops on a validation split
-    >>> model.transform(0, X.modality(0)).shape   # class posteriors: one column per class
-    (120, 3)
+    >>> E = model.transform(0, X.modality(0))   # 3 class posteriors, 2 completion columns
+    >>> E.shape
+    (120, 5)
+    >>> bool(abs(E[:, :3].sum(axis=1) - 1).max() < 1e-5)
+    True
     >>> bool(model.score(X, y) > 0.7)
     True
     """

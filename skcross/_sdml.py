@@ -475,7 +475,9 @@ class SDML(NeuralCrossModalEstimator):
 
     Embeddings are float32 arrays of shape ``(n_samples, n_components)``: unit
     L2 norm for "common" networks, ``P`` times a probability vector for
-    "posterior" ones.
+    "posterior" ones; when a network embeds its posterior, every modality's
+    embeddings get ``n_modalities_`` more columns, the completion to unit
+    norm (``posterior_similarity="probability"``).
 
     Examples
     --------
@@ -484,8 +486,10 @@ class SDML(NeuralCrossModalEstimator):
     >>> X, y = make_multimodal_classification(n_samples=90, n_classes=3, random_state=0)
     >>> model = SDML(n_components=8, hidden_layer_sizes=(32,), max_epochs=20,
     ...              batch_size=30, random_state=0).fit(X, y)
-    >>> model.transform(0, X.modality(0)).shape
-    (90, 8)
+    >>> E = model.transform(0, X.modality(0))
+    >>> width = 8 + (2 if "posterior" in model.embeddings_ else 0)   # + completion columns
+    >>> E.shape == (90, width)
+    True
     >>> model.projection_.shape
     (8, 3)
     >>> model.score(X, y) > 0.5
