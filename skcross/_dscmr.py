@@ -44,6 +44,7 @@ from ._neural import (
     softmax_cross_entropy,
 )
 from ._validation import FitData, check_betas, check_layer_sizes
+from .base import POSTERIOR_READOUT_CONSTRAINTS
 from .metrics import cross_modal_map
 
 __all__ = ["DSCMR", "dscmr_loss_terms", "closed_form_classifier"]
@@ -305,18 +306,14 @@ class DSCMR(NeuralCrossModalEstimator):
         probable classes rather than its residual mass; 1 is the plain softmax.
         Not in the paper (which embeds ``u``); see Notes.
     posterior_similarity : {"probability", "cosine"}, default="probability"
-        How the posteriors of two modalities are compared. "probability": by
-        their dot product, the probability that the two samples share a
-        class. :meth:`transform` appends one coordinate per modality that
-        completes each posterior to unit norm
-        (:func:`~skcross.base.complete_to_unit_norm`), so that the cosine of
-        two modalities' embeddings equals that dot product. Within one
-        modality the cosine also adds the product of the two completions (for
-        retrieval inside a modality, use "cosine"). "cosine": the
-        cosine of the posteriors, as the label-space baseline compares them.
-        A read-out only (early stopping scores the cosine), so ``set_params``
-        after ``fit`` switches it; ignored with ``embedding="common"``. Not in
-        the paper; see Notes.
+        "probability": the posteriors at ``T`` are compared by the
+        probability that two modalities' samples share a class, through
+        ``n_modalities_`` columns appended after the ``n_classes`` posterior
+        columns (:func:`~skcross.base.complete_to_unit_norm` explains them
+        and their effect within one modality); early stopping still scores
+        the cosine. "cosine": the cosine of the posteriors. A read-out,
+        switched by ``set_params`` after ``fit``; ignored with
+        ``embedding="common"``. Not in the paper; see Notes.
     ridge : float, default=1e-3
         Ridge added to the least-squares problem of ``classifier="closed_form"``
         (ignored otherwise).
@@ -487,8 +484,7 @@ class DSCMR(NeuralCrossModalEstimator):
         "classifier": [StrOptions({"learned", "closed_form"})],
         "label_loss": [StrOptions({"cross_entropy", "norm"})],
         "embedding": [StrOptions({"posterior", "common"})],
-        "posterior_temperature": [Interval(Real, 0, None, closed="neither")],
-        "posterior_similarity": [StrOptions({"probability", "cosine"})],
+        **POSTERIOR_READOUT_CONSTRAINTS,
         "ridge": [Interval(Real, 0, None, closed="neither")],
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "weight_decay": [Interval(Real, 0, None, closed="left"), StrOptions({"auto"})],

@@ -43,6 +43,7 @@ from ._neural import (
 )
 from ._output import modality_feature_names
 from ._validation import check_betas, check_labels, check_layer_sizes, check_modality_array
+from .base import POSTERIOR_READOUT_CONSTRAINTS
 from .metrics import mean_average_precision
 
 __all__ = ["SDML", "SDMLNet", "SDMLLoss", "SupervisedAutoEncoder"]
@@ -319,19 +320,14 @@ class SDML(NeuralCrossModalEstimator):
         DSCMR's 0.5: with 0.5 SDML rose on 5 of 12 validation splits and fell
         on 5 (method page).
     posterior_similarity : {"probability", "cosine"}, default="probability"
-        How the posteriors of two modalities are compared. "probability": by
-        their dot product, the probability that the two samples share a
-        class. :meth:`transform` appends one coordinate per modality that
-        completes each embedding to unit norm
-        (:func:`~skcross.base.complete_to_unit_norm`), so that the cosine of
-        two modalities' embeddings equals that dot product; networks that
-        embed ``h`` (already unit norm) get 0 there. Within one modality the
-        cosine also adds the product of the two completions (for retrieval
-        inside a modality, use "cosine"). "cosine": the cosine of
-        the posteriors, as the label-space baseline compares them. A read-out
-        only (training and early stopping score the cosine), so
-        ``set_params`` after ``fit`` switches it; ignored when no network
-        embeds its posterior (``embeddings_``). Not in the paper; see Notes.
+        "probability": two modalities' posteriors are compared by the
+        probability that the samples share a class, through
+        ``n_modalities_`` appended columns
+        (:func:`~skcross.base.complete_to_unit_norm` explains them and their
+        effect within one modality); networks that embed ``h`` get 0 there.
+        "cosine": the paper's cosine. A read-out, switched by ``set_params``
+        after ``fit``; ignored when no network embeds its posterior
+        (``embeddings_``). Not in the paper; see Notes.
     dropout : float, default=0.0
         Dropout rate after each hidden ReLU of the encoders (not in the paper).
     weight_decay : float or "auto", default="auto"
@@ -512,8 +508,7 @@ class SDML(NeuralCrossModalEstimator):
         "lam": [Interval(Real, 0, 1, closed="both")],
         "label_loss": [StrOptions({"auto", "cross_entropy", "norm"})],
         "embedding": [StrOptions({"auto", "posterior", "common"})],
-        "posterior_temperature": [Interval(Real, 0, None, closed="neither")],
-        "posterior_similarity": [StrOptions({"probability", "cosine"})],
+        **POSTERIOR_READOUT_CONSTRAINTS,
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "weight_decay": [Interval(Real, 0, None, closed="left"), StrOptions({"auto"})],
         "betas": ["array-like"],

@@ -19,7 +19,7 @@ import scipy.sparse as sp
 import torch
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ._multimodal import MultiModal
@@ -45,6 +45,7 @@ __all__ = [
     "complete_to_unit_norm",
     "standardization",
     "COMMON_CONSTRAINTS",
+    "POSTERIOR_READOUT_CONSTRAINTS",
     "TRAINING_CONSTRAINTS",
 ]
 
@@ -72,6 +73,13 @@ TRAINING_CONSTRAINTS: dict = {
     "early_stopping": ["boolean"],
     "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
     "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+}
+
+# Constraints of how class posteriors are read out, shared by every estimator that
+# embeds them (SDML, DSCMR, the label-space baseline).
+POSTERIOR_READOUT_CONSTRAINTS: dict = {
+    "posterior_temperature": [Interval(Real, 0, None, closed="neither")],
+    "posterior_similarity": [StrOptions({"probability", "cosine"})],
 }
 
 # A feature whose spread is this small relative to its magnitude is constant up
@@ -133,8 +141,11 @@ def complete_to_unit_norm(E: Any, position: int, n_modalities: int) -> np.ndarra
     original rows. For class posteriors that dot product is the probability
     that the two samples share a class, and ranking by it is what retrieving
     a class asks for; the cosine of the posteriors themselves divides by the
-    target's norm and so favours uncertain targets. Computed in float64,
-    returned in ``E``'s dtype (rows of norm above 1 by rounding get 0).
+    target's norm and so favours uncertain targets. Two rows of the same
+    position share the column, so their cosine adds the product of their
+    completions: for retrieval inside one modality, compare the posteriors
+    by cosine instead. Computed in float64, returned in ``E``'s dtype (rows
+    of norm above 1 by rounding get 0).
     """
     E = np.asarray(E)
     rows = E.astype(np.float64, copy=False)

@@ -41,11 +41,11 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, StratifiedKFold, StratifiedShuffleSplit, train_test_split
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import Interval
 
 import skcross
 from skcross import MultiModal, PerModality
-from skcross.base import CrossModalEstimator
+from skcross.base import POSTERIOR_READOUT_CONSTRAINTS, CrossModalEstimator
 from skcross.metrics import cross_modal_map, make_map_scorer
 
 __all__ = ["main", "run", "CCAPeer", "LabelSpaceBaseline", "METHODS", "DATASETS"]
@@ -190,8 +190,7 @@ class LabelSpaceBaseline(CrossModalEstimator):
     _parameter_constraints: dict = {
         "C": [Interval(Real, 0, None, closed="neither")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
-        "posterior_temperature": [Interval(Real, 0, None, closed="neither")],
-        "posterior_similarity": [StrOptions({"cosine", "probability"})],
+        **POSTERIOR_READOUT_CONSTRAINTS,
     }
 
     def __init__(
