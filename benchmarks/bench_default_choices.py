@@ -20,6 +20,8 @@ Usage::
         --settings "{};{'n_components': 10}" --datasets wikipedia,synthetic-hard
     python benchmarks/bench_default_choices.py --method SDML --n-fit 60 \
         --settings "{};{'early_stopping': False}" --datasets digits   # small data
+    python benchmarks/bench_default_choices.py --method CrossModalVAE --fit-labels --baseline cca \
+        --settings "{'validation_score': 'retrieval'};{}"   # fit(X, y) for an unsupervised one
     python benchmarks/bench_default_choices.py --method DSCMR --seeds 0,1 \
         --settings "{'average_weights': False};{}" --datasets MSRC_v1   # mean over seeds
 
@@ -150,6 +152,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--n-fit", type=int, default=None,
                         help="fit on a stratified subsample of this many samples of the fitting part "
                              "(small-data behaviour); the validation quarter is unchanged")
+    parser.add_argument("--fit-labels", action="store_true",
+                        help="give the labels to fit for the unsupervised estimators too (they use them "
+                             "only for model selection, e.g. CrossModalVAE's validation_score='auto')")
     parser.add_argument("--seeds", default="0",
                         help="comma-separated random_state values; each cell is the mean over them")
     args = parser.parse_args(argv)
@@ -185,8 +190,8 @@ def main(argv: list[str] | None = None) -> None:
             scores, epochs, t = [], [], time.process_time()
             for seed in seeds:
                 model = Est(**{"random_state": seed, **setting})
-                supervised = model._requires_labels
-                model.fit(X_fit, y_fit if supervised else None)
+                with_labels = model._requires_labels or args.fit_labels
+                model.fit(X_fit, y_fit if with_labels else None)
                 emb = [model.transform(c, A) for c, A in enumerate(A_val)]
                 scores.append(mean_map(emb, y_val))
                 epochs.append(getattr(model, "best_epochs_", None) or getattr(model, "best_epoch_", "-"))

@@ -45,7 +45,7 @@ def test_every_row_and_the_verdicts(bench, tmp_path, capsys):
     md = out.read_text(encoding="utf-8")
     rows = table_rows(md)
     context = ["Label space, probability", "Label space, T=0.5, probability"]
-    expected = [*bench.ESTIMATORS, "Label space", "CCA", *context]
+    expected = [*bench.ESTIMATORS, "CrossModalVAE, fit(X, y)", "Label space", "CCA", *context]
     assert sorted(rows) == sorted(("synthetic-easy", m) for m in expected)
     # the label space read out as SDML and DSCMR read theirs is shown for context and judged by no one
     for label in context:
@@ -61,10 +61,14 @@ def test_every_row_and_the_verdicts(bench, tmp_path, capsys):
     # The summary says yes/no for every estimator; the verdict agrees with the numbers.
     parsed, _ = bench.run([*TINY, "--cache", str(tmp_path / "cache")])
     by = {r.method: r for r in parsed}
-    for m in bench.ESTIMATORS:
+    for m in [*bench.ESTIMATORS, "CrossModalVAE, fit(X, y)"]:
         beats = all(by[m].mean_map() > by[bench.BASELINES[k]].mean_map() for k in bench.MUST_BEAT[m])
         assert bench.verdict(by[m], by).startswith("yes" if beats else "no")
     assert "beats its baselines on" in md
+    # the VAE given labels is judged against CCA but kept out of the label-free summary
+    assert bench.MUST_BEAT["CrossModalVAE, fit(X, y)"] == ("cca",)
+    header = bench.summary_table(parsed).splitlines()[0]
+    assert "CrossModalVAE" in header and "fit(X, y)" not in header
     assert "Smoke settings" in md
     # One JSON file per row; the second run read them all.
     assert len(list((tmp_path / "cache").glob("*.json"))) == len(expected)

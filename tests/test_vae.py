@@ -291,6 +291,51 @@ def test_validation_score_is_minus_the_deterministic_objective(pair):
     assert first == pytest.approx(by_hand, rel=1e-5)
 
 
+def test_validation_score_auto_watches_class_map_with_labels_pair_retrieval_without(pair):
+    """validation_score="auto": with y, early stopping watches the held-out
+    pairs' cross-modal class mAP (the score SDML and DSCMR watch); without y,
+    the label-free pair-retrieval score. Both are recomputed by hand from the
+    kept net on the held-out rows."""
+    from skcross._neural import paired_retrieval_score
+    from skcross._vae import _embed_modality
+    from skcross.metrics import cross_modal_map
+
+    X, y = pair
+    params = {**QUICK, "early_stopping": True, "validation_folds": 1, "max_epochs": 6, "n_iter_no_change": 6,
+              "target": 1}
+
+    def held_out_embeddings(model):
+        rows = model.validation_indices_
+        module = model.net_.module_.eval()
+        with torch.no_grad():
+            return rows, [
+                _embed_modality(module, c, torch.as_tensor(model._standardize(c, X.modality(c)[rows])))
+                for c in range(2)
+            ]
+
+    labelled = CrossModalVAE(**params).fit(X, y)
+    rows, emb = held_out_embeddings(labelled)
+    best = labelled.net_.history[labelled.best_epoch_ - 1, "valid_score"]
+    by_hand = np.mean(list(cross_modal_map([e.numpy() for e in emb], [y[rows]] * 2).values()))
+    assert best == pytest.approx(by_hand, abs=1e-5)
+    unlabelled = CrossModalVAE(**params).fit(X)
+    _, emb = held_out_embeddings(unlabelled)
+    best = unlabelled.net_.history[unlabelled.best_epoch_ - 1, "valid_score"]
+    assert best == pytest.approx(paired_retrieval_score(emb), abs=1e-5)
+    # naming the score: the same as "auto" with labels; "map" needs them
+    named = CrossModalVAE(**{**params, "validation_score": "map"}).fit(X, y)
+    np.testing.assert_array_equal(named.net_.history[:, "valid_score"], labelled.net_.history[:, "valid_score"])
+    with pytest.raises(ValueError, match="validation_score='map' needs labels"):
+        CrossModalVAE(**{**params, "validation_score": "map"}).fit(X)
+    # validation_folds="auto" on 100 pairs: three folds and a refit with the
+    # class mAP (no hold-out rows left), one hold-out split with the pair score
+    folds = CrossModalVAE(**{**params, "validation_folds": "auto"}).fit(X, y)
+    assert folds.validation_score_ == "map" and len(folds.validation_indices_) == 0
+    assert folds.n_iter_ == folds.best_epoch_  # the refit runs the chosen number of epochs
+    split = CrossModalVAE(**{**params, "validation_folds": "auto"}).fit(X)
+    assert split.validation_score_ == "retrieval" and len(split.validation_indices_) == 10
+
+
 @pytest.mark.parametrize(
     "params, match",
     [
@@ -312,6 +357,7 @@ def test_validation_score_is_minus_the_deterministic_objective(pair):
         ({"n_iter_no_change": 0}, "n_iter_no_change"),
         ({"standardize": 2}, "standardize"),
         ({"lr": 0.0}, "lr"),
+        ({"validation_score": "labels"}, "validation_score"),
     ],
 )
 def test_invalid_parameters(pair, params, match):
