@@ -122,7 +122,8 @@ def run(argv: Sequence[str] | None = None) -> str:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--draws", default="0,1,2,3,4", help="comma-separated random_state values of the draws")
     parser.add_argument("--shapes", default=",".join(SHAPES), help=f"comma list of {list(SHAPES)}")
-    parser.add_argument("--methods", default=",".join(bd.ESTIMATORS), help="comma list of estimators")
+    parser.add_argument("--methods", default=",".join(bd.ESTIMATORS),
+                        help=f"comma list of estimators (also {list(bd.WITH_LABELS)}: fitted with the labels)")
     parser.add_argument("--smoke", action="store_true", help="tests only: each estimator's _quick_test_params, not its defaults")
     parser.add_argument("--max-samples", type=int, default=None, help="cap each draw at this many samples")
     parser.add_argument("--write-results", action="store_true", help="replace RESULTS.md's stand-ins section")
@@ -137,8 +138,8 @@ def run(argv: Sequence[str] | None = None) -> str:
         if name not in SHAPES:
             raise SystemExit(f"--shapes: {name!r} is not one of {list(SHAPES)}")
     for name in methods:
-        if name not in bd.ESTIMATORS:
-            raise SystemExit(f"--methods: {name!r} is not one of {list(bd.ESTIMATORS)}")
+        if name not in bd.ESTIMATORS and name not in bd.WITH_LABELS:
+            raise SystemExit(f"--methods: {name!r} is not one of {[*bd.ESTIMATORS, *bd.WITH_LABELS]}")
     cache = Path(args.cache) if args.cache else None
     n_rows = n_cached = 0
     t0 = time.perf_counter()
@@ -153,7 +154,7 @@ def run(argv: Sequence[str] | None = None) -> str:
             for row in rows:
                 scores.setdefault((shape, row.method), []).append(row.mean_map())
             print(f"{split.name}: " + ", ".join(f"{r.method} {r.mean_map():.4f}" for r in rows), flush=True)
-    table = summary(scores, shapes, methods, len(draws))
+    table = summary(scores, shapes, [bd.LABELS.get(m, m) for m in methods], len(draws))
     command = "python benchmarks/bench_standins.py " + shlex.join(argv if argv is not None else sys.argv[1:])
     text = "\n".join([
         "## Stand-ins for the outside data sets (`bench_standins.py`)",

@@ -41,11 +41,11 @@ from torch import nn
 from ._neural import (
     NeuralCrossModalEstimator,
     check_label_readout,
+    class_map_score,
     softmax_cross_entropy,
 )
 from ._validation import FitData, check_betas, check_layer_sizes
 from .base import POSTERIOR_READOUT_CONSTRAINTS
-from .metrics import cross_modal_map
 
 __all__ = ["DSCMR", "dscmr_loss_terms", "closed_form_classifier"]
 
@@ -248,7 +248,7 @@ def _validation_map(held: Any, embedding: str, temperature: float):
             _retrieval_embedding(net.module_, embedding, temperature, i, X[name])
             for i, name in enumerate(net.module_.names)
         ]
-        return float(np.mean(list(cross_modal_map(emb, [Y] * len(emb)).values())))
+        return class_map_score(emb, Y)
 
     return score
 

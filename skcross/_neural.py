@@ -48,6 +48,7 @@ from ._multimodal import _n_rows
 from ._streaming import HostRows
 from ._validation import holdout_size, holdout_split, kfold_splits
 from .base import COMMON_CONSTRAINTS, TRAINING_CONSTRAINTS, CrossModalEstimator, check_finite_loss
+from .metrics import cross_modal_map
 
 __all__ = [
     "NeuralCrossModalEstimator",
@@ -56,6 +57,7 @@ __all__ = [
     "WeightAveraging",
     "check_label_readout",
     "softmax_cross_entropy",
+    "class_map_score",
     "paired_retrieval_score",
     "TensorDataset",
     "TensorBatches",
@@ -225,6 +227,13 @@ class WeightAveraging(Callback):
         with torch.no_grad():
             for p, w in zip(net.module_.parameters(), weights):
                 p.copy_(w)
+
+
+def class_map_score(embeddings: list[Any], Y: Any) -> float:
+    """Early-stopping score with labels: the held-out pairs' mean mAP over
+    every ordered pair of modalities, relevant when they share a class
+    (``Y``: the held-out label indicators, one row per pair)."""
+    return float(np.mean(list(cross_modal_map(embeddings, [Y] * len(embeddings)).values())))
 
 
 def paired_retrieval_score(embeddings: list[torch.Tensor], max_rows: int = 2000) -> float:

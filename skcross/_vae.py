@@ -27,8 +27,13 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from torch import nn
 from torch.nn import functional as F
 
-from ._neural import NeuralCrossModalEstimator, batched_apply, inference_module, paired_retrieval_score
-from .metrics import cross_modal_map
+from ._neural import (
+    NeuralCrossModalEstimator,
+    batched_apply,
+    class_map_score,
+    inference_module,
+    paired_retrieval_score,
+)
 from ._validation import FitData, check_layer_sizes, resolve_modality
 
 __all__ = ["CrossModalVAE", "gaussian_kl"]
@@ -322,8 +327,7 @@ def _validation_class_map(X: dict[str, torch.Tensor], Y: torch.Tensor):
 
     def score(net) -> float:
         module = net.module_
-        emb = [_embed_modality(module, c, x).cpu().numpy() for c, x in enumerate(arrays)]
-        return float(np.mean(list(cross_modal_map(emb, [labels] * len(emb)).values())))
+        return class_map_score([_embed_modality(module, c, x).cpu().numpy() for c, x in enumerate(arrays)], labels)
 
     return score
 
@@ -431,8 +435,9 @@ class CrossModalVAE(NeuralCrossModalEstimator):
     validation_score : {"auto", "map", "retrieval", "objective"}, default="auto"
         What early stopping (and ``target="auto"``) watches. "map": the
         held-out pairs' mean cross-modal mAP, relevant when they share a
-        class (the score SDML and DSCMR watch); it needs ``y`` in ``fit``,
-        which is used for nothing else but the stratified split.
+        class (the score SDML and DSCMR watch); it needs ``y`` in ``fit``.
+        The labels choose the epoch (and the target), never enter the
+        objective.
         "retrieval": the held-out pairs finding each other in the common
         space (mean reciprocal rank, label-free). "auto": "map" when ``fit``
         is given ``y``, "retrieval" otherwise. "objective": minus the

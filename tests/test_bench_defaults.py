@@ -219,7 +219,8 @@ def test_standins_draws_differ_and_keep_their_shape(standins):
 
 
 def test_standins_table_counts_wins_per_draw(standins, capsys, tmp_path):
-    args = ["--draws", "0,1", "--shapes", "C700x17", "--methods", "MinVIRBM,DSCMR", "--smoke", "--max-samples", "150",
+    args = ["--draws", "0,1", "--shapes", "C700x17", "--methods", "MinVIRBM,DSCMR,CrossModalVAE+y", "--smoke",
+            "--max-samples", "150",
             "--cache", str(tmp_path)]
     assert standins.main(args) == 0
     out = capsys.readouterr().out
@@ -231,18 +232,19 @@ def test_standins_table_counts_wins_per_draw(standins, capsys, tmp_path):
         if line.startswith("| C700x17"):
             rows[cells[1]] = cells
     context = ["Label space, T=0.5, probability", "Label space, probability"]
-    assert sorted(rows) == sorted(["CCA", "DSCMR", "Label space", *context, "MinVIRBM"])
+    labelled = "CrossModalVAE, fit(X, y)"  # the VAE given the labels: its own row, judged against CCA
+    assert sorted(rows) == sorted(["CCA", "DSCMR", "Label space", *context, "MinVIRBM", labelled])
     assert all(rows[label][4] == "(context, not a bar)" for label in context)
     values = {m: [float(v) for v in cells[3].split(" / ")] for m, cells in rows.items()}
-    for method, must_beat in (("MinVIRBM", ["CCA"]), ("DSCMR", ["CCA", "Label space"])):
+    for method, must_beat in (("MinVIRBM", ["CCA"]), ("DSCMR", ["CCA", "Label space"]), (labelled, ["CCA"])):
         assert abs(float(rows[method][2]) - np.mean(values[method])) < 1e-3
         wins = sum(all(v > values[b][i] for b in must_beat) for i, v in enumerate(values[method]))
         assert rows[method][4] == f"{wins} of 2 draws"
     assert "smoke run, not the defaults" in out
     # one cached row per (draw, method); a rerun reads them and prints the same table
-    assert len(list(tmp_path.glob("*.json"))) == 2 * 6
+    assert len(list(tmp_path.glob("*.json"))) == 2 * 7
     assert standins.main(args) == 0
     table = [line for line in out.splitlines() if line.startswith("| C700x17")]
     rerun = capsys.readouterr().out
     assert [line for line in rerun.splitlines() if line.startswith("| C700x17")] == table
-    assert "12 of 12 rows from the cache" in rerun
+    assert "14 of 14 rows from the cache" in rerun
