@@ -155,6 +155,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--fit-labels", action="store_true",
                         help="give the labels to fit for the unsupervised estimators too (they use them "
                              "only for model selection, e.g. CrossModalVAE's validation_score='auto')")
+    parser.add_argument("--readouts", default=None,
+                        help="semicolon-separated dict literals of read-out parameters (e.g. "
+                             "\"{'weight_by_agreement': False};{'weight_by_agreement': True}\"), each applied "
+                             "with set_params to every fitted model and scored as its own column: one fit, "
+                             "several read-outs")
     parser.add_argument("--seeds", default="0",
                         help="comma-separated random_state values; each cell is the mean over them")
     args = parser.parse_args(argv)
@@ -168,9 +173,11 @@ def main(argv: list[str] | None = None) -> None:
         settings = [ast.literal_eval(v) for v in args.settings.split(";")]
     elif args.param:
         settings = [{args.param: ast.literal_eval(v)} for v in args.values.split(",")]
+    readouts = [ast.literal_eval(v) for v in args.readouts.split(";")] if args.readouts else [{}]
     columns = {"labelspace": ["label space"], "cca": ["CCA"], "both": ["label space", "CCA"], "none": []}[baseline]
     print("| data set | " + "".join(f"{c} | " for c in columns)
-          + " | ".join(f"{args.method} {s or 'defaults'}" for s in settings) + " |")
+          + " | ".join(f"{args.method} {s or 'defaults'}" + (f" read {r}" if r else "")
+                       for s in settings for r in readouts) + " |")
     for name in args.datasets.split(","):
         try:
             X, y = training_split(name, args.data_home)
@@ -187,17 +194,21 @@ def main(argv: list[str] | None = None) -> None:
         if baseline in ("cca", "both"):
             cells.append(f"{cca_baseline(name, X_fit, y_fit, X_val, y_val):.4f}")
         for setting in settings:
-            scores, epochs, t = [], [], time.process_time()
+            scores, epochs, t = [[] for _ in readouts], [], time.process_time()
             for seed in seeds:
                 model = Est(**{"random_state": seed, **setting})
                 with_labels = model._requires_labels or args.fit_labels
                 model.fit(X_fit, y_fit if with_labels else None)
-                emb = [model.transform(c, A) for c, A in enumerate(A_val)]
-                scores.append(mean_map(emb, y_val))
+                for scores_of_readout, readout in zip(scores, readouts):
+                    model.set_params(**readout)
+                    emb = [model.transform(c, A) for c, A in enumerate(A_val)]
+                    scores_of_readout.append(mean_map(emb, y_val))
                 epochs.append(getattr(model, "best_epochs_", None) or getattr(model, "best_epoch_", "-"))
             seconds = (time.process_time() - t) / len(seeds)
-            each = f", seeds {' / '.join(f'{v:.4f}' for v in scores)}" if len(seeds) > 1 else ""
-            cells.append(f"{np.mean(scores):.4f} ({seconds:.0f} s CPU, ep {' / '.join(map(str, epochs))}{each})")
+            for scores_of_readout in scores:
+                each = f", seeds {' / '.join(f'{v:.4f}' for v in scores_of_readout)}" if len(seeds) > 1 else ""
+                cells.append(f"{np.mean(scores_of_readout):.4f} ({seconds:.0f} s CPU, "
+                             f"ep {' / '.join(map(str, epochs))}{each})")
         print(f"| {name} | " + " | ".join(cells) + " |", flush=True)
 
 

@@ -327,6 +327,14 @@ class MinVIRBM(CrossModalEstimator):
         typical embedding's). Not in the paper (``paper_params()`` sets
         False); :meth:`joint_transform` is centred on the training pairs'
         mean joint representation. See Notes.
+    weight_by_agreement : bool, default=False
+        Scale each dimension of the embeddings :meth:`transform` returns by
+        how well the modalities agree on it: the correlation, over the
+        training pairs, between the modalities' embeddings of the dimension
+        (averaged over pairs of modalities, clipped at 0;
+        ``dimension_weights_``), as :class:`~skcross.HarmonizedGPLVM` does by
+        default. Not in the paper; see the method page for the measurement.
+        ``set_params`` after ``fit`` switches it.
     standardize : bool, default=True
         Standardise the Gaussian modalities (zero mean, unit variance per
         feature, in float64, as the paper's Gaussian RBM assumes). Binary
@@ -365,6 +373,10 @@ class MinVIRBM(CrossModalEstimator):
     embedding_means_ : list of ndarray of shape (n_components,)
         Each modality's mean training embedding, which :meth:`transform`
         subtracts when ``center_embeddings`` is set.
+    dimension_weights_ : ndarray of shape (n_components,)
+        Per dimension, the modalities' agreement on the training pairs, in
+        [0, 1]: the weights of ``weight_by_agreement`` (computed whatever its
+        value).
     joint_embedding_mean_ : ndarray of shape (n_components,)
         The mean joint representation of the training pairs, which
         :meth:`joint_transform` subtracts when ``center_embeddings`` is set.
@@ -459,6 +471,7 @@ class MinVIRBM(CrossModalEstimator):
         "momentum": [Interval(Real, 0, None, closed="left")],
         "weight_decay": [Interval(Real, 0, None, closed="left")],
         "center_embeddings": ["boolean"],
+        "weight_by_agreement": ["boolean"],
     }
 
     def __init__(
@@ -481,6 +494,7 @@ class MinVIRBM(CrossModalEstimator):
         momentum: float = 0.9,
         weight_decay: float = 1e-3,
         center_embeddings: bool = True,
+        weight_by_agreement: bool = False,
         standardize: bool = True,
         random_state: Any = None,
         device: str = "auto",
@@ -503,6 +517,7 @@ class MinVIRBM(CrossModalEstimator):
         self.momentum = momentum
         self.weight_decay = weight_decay
         self.center_embeddings = center_embeddings
+        self.weight_by_agreement = weight_by_agreement
         self.standardize = standardize
         self.random_state = random_state
         self.device = device

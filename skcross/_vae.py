@@ -458,6 +458,14 @@ class CrossModalVAE(NeuralCrossModalEstimator):
         (``embedding_means_``), so that cosine compares deviations from the
         typical sample rather than a shared offset. Not in the paper
         (``paper_params()`` sets False). See Notes.
+    weight_by_agreement : bool, default=False
+        Scale each dimension of the embeddings :meth:`transform` returns by
+        how well the modalities agree on it: the correlation, over the
+        training pairs, between the modalities' embeddings of the dimension
+        (averaged over pairs of modalities, clipped at 0;
+        ``dimension_weights_``), as :class:`~skcross.HarmonizedGPLVM` does by
+        default. Not in the paper; see the method page for the measurement.
+        ``set_params`` after ``fit`` switches it.
     standardize : bool, default=True
         Standardise each Gaussian modality (mean 0, variance 1, computed in
         float64 on the training data) before the networks see it; generated
@@ -501,6 +509,10 @@ class CrossModalVAE(NeuralCrossModalEstimator):
     embedding_means_ : list of ndarray of shape (n_components,)
         Each modality's mean training embedding, which :meth:`transform`
         subtracts when ``center_embeddings`` is set.
+    dimension_weights_ : ndarray of shape (n_components,)
+        Per dimension, the modalities' agreement on the training pairs, in
+        [0, 1]: the weights of ``weight_by_agreement`` (computed whatever its
+        value).
     modalities_, n_modalities_, n_features_in_, classes_, multilabel_
         See :class:`~skcross.base.CrossModalEstimator`.
 
@@ -639,6 +651,7 @@ class CrossModalVAE(NeuralCrossModalEstimator):
         "kl_warmup": [Interval(Integral, 0, None, closed="left")],
         "validation_score": [StrOptions({"auto", "map", "retrieval", "objective"})],
         "center_embeddings": ["boolean"],
+        "weight_by_agreement": ["boolean"],
     }
 
     def __init__(
@@ -664,6 +677,7 @@ class CrossModalVAE(NeuralCrossModalEstimator):
         n_iter_no_change: int = 10,
         average_weights: bool = False,
         center_embeddings: bool = True,
+        weight_by_agreement: bool = False,
         standardize: bool = True,
         random_state: Any = None,
         device: Any = "auto",
@@ -689,6 +703,7 @@ class CrossModalVAE(NeuralCrossModalEstimator):
         self.n_iter_no_change = n_iter_no_change
         self.average_weights = average_weights
         self.center_embeddings = center_embeddings
+        self.weight_by_agreement = weight_by_agreement
         self.standardize = standardize
         self.random_state = random_state
         self.device = device

@@ -647,3 +647,27 @@ def test_centred_embeddings_are_the_raw_ones_less_the_training_mean(name, Estima
         assert np.abs(est.embedding_means_[c]).max() > 1e-3  # there was an offset to remove
     assert all(estimator.embedding_means_ is None for estimator in [_fitted(n, E)[0] for n, E in ESTIMATORS
                                                                    if (n, E) not in CENTRED])
+
+
+WEIGHTED = [(name, E) for name, E in ESTIMATORS if "weight_by_agreement" in E().get_params()]
+
+
+@pytest.mark.parametrize("name, Estimator", WEIGHTED, ids=[name for name, _ in WEIGHTED])
+def test_weight_by_agreement_is_a_read_out_switched_after_fit(name, Estimator):
+    """weight_by_agreement scales each embedding dimension by the modalities'
+    agreement on the training pairs (``dimension_weights_``, computed whatever
+    the parameter's value); set_params switches it after fit, and the paper's
+    read-out has it off."""
+    assert Estimator.paper_params().get("weight_by_agreement", False) is False
+    est, X, _ = _fitted(name, Estimator)
+    w = est.dimension_weights_
+    assert w.ndim == 1 and np.all((w >= 0) & (w <= 1)) and w.max() > 0
+    default = est.weight_by_agreement
+    X_new, _ = _data(40, random_state=5)
+    try:
+        raw = _embeddings(est.set_params(weight_by_agreement=False), X_new)
+        weighted = _embeddings(est.set_params(weight_by_agreement=True), X_new)
+    finally:
+        est.set_params(weight_by_agreement=default)
+    for a, b in zip(weighted, raw):
+        np.testing.assert_allclose(a, b * w.astype(np.float32), rtol=1e-5, atol=1e-6)
