@@ -26,7 +26,7 @@ demo: install
 	$(PY) benchmarks/demo.py
 
 test: install-test
-	OMP_NUM_THREADS=2 $(PY) -m pytest -q -n 2 --dist loadfile
+	OMP_NUM_THREADS=2 $(PY) -m pytest -q -n 2 --dist loadgroup --no-loadscope-reorder
 
 # On a CUDA machine (install its torch build into .venv first): the gpu-marked
 # tests and a short GPU benchmark table. Without CUDA both skip cleanly.

@@ -32,7 +32,7 @@ setup(
         "faiss": ["faiss-cpu>=1.7"],
         "dask": ["dask[distributed]>=2023.1"],
         "bench": ["torchmetrics>=1.0", "ranx>=0.3", "pytorch-metric-learning>=2.0"],
-        "test": ["pytest>=7", "pytest-xdist>=3", "hypothesis>=6", "matplotlib>=3.5", "dask[distributed]>=2023.1", "pandas>=1.5"],
+        "test": ["pytest>=7", "pytest-xdist>=3.8", "hypothesis>=6", "matplotlib>=3.5", "dask[distributed]>=2023.1", "pandas>=1.5"],
         "docs": [
             "sphinx>=7", "numpydoc>=1.6", "matplotlib>=3.5",
             "pydata-sphinx-theme>=0.15", "sphinx-gallery>=0.17", "sphinx-mathjax-offline>=0.0.2",

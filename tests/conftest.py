@@ -20,6 +20,29 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA_HOME = Path(os.environ.get("SKCROSS_DATA_HOME", ROOT.parent / "shared" / "data"))
 
 
+def _xdist_group(item: pytest.Item) -> str:
+    path = Path(str(item.fspath))
+    if path.name == "test_examples.py":
+        return f"{path.name}::{item.name}"
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own hook reads the groups
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Scheduling for ``make test`` (``-n 2 --dist loadgroup --no-loadscope-reorder``).
+
+    Each test file is one xdist group, so the fits a file caches are made by one
+    worker, once. The example scripts run one to two minutes each in a
+    subprocess: as one file they kept one worker busy for seven minutes while
+    the other finished early, so each is its own group, and they are queued
+    first, where the other worker's files fill the time beside them.
+    """
+    _skip_gpu_tests_without_cuda(items)
+    for item in items:
+        item.add_marker(pytest.mark.xdist_group(_xdist_group(item)))
+    items.sort(key=lambda item: Path(str(item.fspath)).name != "test_examples.py")
+
+
 @pytest.fixture(scope="session")
 def data_home():
     """The shared real-data folder; tests that need it skip when it is absent."""
@@ -126,7 +149,7 @@ def has_cuda() -> bool:
 gpu = pytest.mark.gpu
 
 
-def pytest_collection_modifyitems(config, items):
+def _skip_gpu_tests_without_cuda(items: list[pytest.Item]) -> None:
     if has_cuda():
         return
     skip = pytest.mark.skip(reason="needs a CUDA device")
