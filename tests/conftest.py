@@ -38,8 +38,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     first, where the other worker's files fill the time beside them.
     """
     _skip_gpu_tests_without_cuda(items)
-    for item in items:
-        item.add_marker(pytest.mark.xdist_group(_xdist_group(item)))
+    if config.pluginmanager.hasplugin("xdist"):  # the marker is xdist's
+        for item in items:
+            item.add_marker(pytest.mark.xdist_group(_xdist_group(item)))
     items.sort(key=lambda item: Path(str(item.fspath)).name != "test_examples.py")
 
 
