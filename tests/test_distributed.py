@@ -34,7 +34,7 @@ distributed = pytest.importorskip(
 @pytest.fixture(scope="module")
 def client():
     cluster = distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",  # any free port
         env={"OMP_NUM_THREADS": "1"}, resources={"GPU": 1},
     )
     client = distributed.Client(cluster)
