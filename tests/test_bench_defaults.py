@@ -248,3 +248,26 @@ def test_standins_table_counts_wins_per_draw(standins, capsys, tmp_path):
     rerun = capsys.readouterr().out
     assert [line for line in rerun.splitlines() if line.startswith("| C700x17")] == table
     assert "14 of 14 rows from the cache" in rerun
+
+
+def test_default_choices_readouts_and_pick_by(capsys, monkeypatch):
+    """--readouts scores each fit once per read-out; --pick-by scores, per seed,
+    the setting whose fitted label-free score is highest."""
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    module = load_script("bench_default_choices")
+    tiny = {"n_components": 4, "hidden_layer_sizes": (8,), "translation_hidden_sizes": (8,), "max_epochs": 3}
+    settings = ";".join(repr({**tiny, "beta": b}) for b in (0.25, 1.0))
+    module.main(["--method", "CrossModalVAE", "--datasets", "synthetic-easy", "--baseline", "none",
+                 "--settings", settings, "--seeds", "0,1", "--pick-by", "target_scores_",
+                 "--readouts", "{'center_embeddings': False};{'center_embeddings': True}"])
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].count("read {'center_embeddings'") == 4 and out[0].rstrip(" |").endswith("target_scores_")
+    cells = [c.strip() for c in next(l for l in out if l.startswith("| synthetic-easy")).strip("|").split("|")][1:]
+    assert len(cells) == 5  # 2 settings x 2 read-outs, then the pick
+    per_seed = [[float(v) for v in c.split("seeds ")[1].rstrip(")").split(" / ")] for c in cells[:4]]
+    assert per_seed[0] != per_seed[1]  # the read-outs differ on the same fits
+    picked_settings = cells[4].split("(settings ")[1].rstrip(")").split(" / ")
+    assert len(picked_settings) == 2
+    # Per seed, the pick is the first read-out of one of the two settings.
+    expected = [per_seed[0 if "0.25" in s else 2][k] for k, s in enumerate(picked_settings)]
+    assert float(cells[4].split()[0]) == pytest.approx(np.mean(expected), abs=1e-4)
