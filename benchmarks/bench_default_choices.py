@@ -205,7 +205,7 @@ def main(argv: list[str] | None = None) -> None:
         first_readout = np.zeros((len(settings), len(seeds)))
         for i, setting in enumerate(settings):
             scores, epochs, t = [[] for _ in readouts], [], time.process_time()
-            for seed in seeds:
+            for k, seed in enumerate(seeds):
                 model = Est(**{"random_state": seed, **setting})
                 with_labels = model._requires_labels or args.fit_labels
                 model.fit(X_fit, y_fit if with_labels else None)
@@ -216,8 +216,8 @@ def main(argv: list[str] | None = None) -> None:
                 epochs.append(getattr(model, "best_epochs_", None) or getattr(model, "best_epoch_", "-"))
                 if args.pick_by:
                     value = getattr(model, args.pick_by)
-                    criterion[i, len(scores[0]) - 1] = max(value.values()) if isinstance(value, dict) else value
-                    first_readout[i, len(scores[0]) - 1] = scores[0][-1]
+                    criterion[i, k] = max(value.values()) if isinstance(value, dict) else value
+                    first_readout[i, k] = scores[0][-1]
             seconds = (time.process_time() - t) / len(seeds)
             for scores_of_readout in scores:
                 each = f", seeds {' / '.join(f'{v:.4f}' for v in scores_of_readout)}" if len(seeds) > 1 else ""
