@@ -20,11 +20,14 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA_HOME = Path(os.environ.get("SKCROSS_DATA_HOME", ROOT.parent / "shared" / "data"))
 
 
+def _is_example_run(item: pytest.Item) -> bool:
+    return item.path.name == "test_examples.py"
+
+
 def _xdist_group(item: pytest.Item) -> str:
-    path = Path(str(item.fspath))
-    if path.name == "test_examples.py":
-        return f"{path.name}::{item.name}"
-    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+    if _is_example_run(item):
+        return f"examples::{item.name}"
+    return str(item.path)
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own hook reads the groups
@@ -41,7 +44,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if config.pluginmanager.hasplugin("xdist"):  # the marker is xdist's
         for item in items:
             item.add_marker(pytest.mark.xdist_group(_xdist_group(item)))
-    items.sort(key=lambda item: Path(str(item.fspath)).name != "test_examples.py")
+    items.sort(key=lambda item: not _is_example_run(item))
 
 
 @pytest.fixture(scope="session")
