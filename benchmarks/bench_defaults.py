@@ -72,6 +72,7 @@ from sklearn.model_selection import train_test_split
 import skcross
 from skcross.benchmarks._runner import METHODS as RUNNER_METHODS
 from skcross.benchmarks._runner import LabelSpaceBaseline, MethodSpec, Split, _cap, _parse_list, evaluate, load_split
+from skcross.benchmarks._runner import replace_section as runner_replace_section
 from skcross.datasets import MULTIVIEW_DATASETS, load_multiview, make_multimodal_classification, multimodal_difficulty
 from skcross.metrics import cross_modal_map
 
@@ -385,13 +386,7 @@ def report(rows: Sequence[Row], header: Sequence[str], data_lines: Sequence[str]
 def replace_section(path: Path, text: str, start: str = START, end: str = END) -> None:
     """Replace the text between the ``start`` and ``end`` markers of ``path`` (by default bench_defaults');
     append the section if absent."""
-    old = path.read_text(encoding="utf-8") if path.exists() else ""
-    block = f"{start}\n{text.rstrip()}\n{end}"
-    if start in old and end in old and old.index(start) < old.index(end):
-        new = old[: old.index(start)] + block + old[old.index(end) + len(end):]
-    else:
-        new = old.rstrip() + ("\n\n" if old.strip() else "") + block + "\n"
-    path.write_text(new, encoding="utf-8")
+    runner_replace_section(path, text, start, end, where="end")
 
 
 # ------------------------------------------------------------------------ CLI

@@ -241,6 +241,27 @@ def test_default_output_never_touches_committed_results(tmp_path, monkeypatch):
         assert (committed / name).read_text(encoding="utf-8") == text
 
 
+def test_results_md_keeps_the_other_benchmarks_sections(tmp_path):
+    """RESULTS.md is shared with bench_defaults.py, bench_scale.py, ...: a run rewrites
+    only its own marked section, every time, and never what the other scripts wrote."""
+    results_md = tmp_path / "RESULTS.md"
+    others = "## Growth curves (bench_scale.py)\n\nkept\n\n<!-- bench_defaults:start -->\nkept too\n<!-- bench_defaults:end -->\n"
+    argv = ["--datasets", "digits", "--methods", "labelspace", "--smoke", "--max-samples", "150",
+            "--out", str(tmp_path), "--no-figures", "--no-progress"]
+    # A file written before the runner had markers: its section goes on top, the rest stays.
+    results_md.write_text(others, encoding="utf-8")
+    run(argv)
+    first = results_md.read_text(encoding="utf-8")
+    assert first.startswith(_runner.SECTION_START + "\n# skcross benchmark results")
+    assert first.endswith(_runner.SECTION_END + "\n\n" + others)
+    assert first.count("\n| digits |") == 1
+    # A second run replaces the section instead of adding another one.
+    run(argv + ["--methods", "labelspace,cca"])
+    second = results_md.read_text(encoding="utf-8")
+    assert second.count(_runner.SECTION_START) == 1 and second.count("# skcross benchmark results") == 1
+    assert second.count("\n| digits |") == 2 and second.endswith(others)
+
+
 def test_progress_bar_counts_every_fit(monkeypatch):
     """One bar per method and data set, labelled with both, advanced once per fit."""
     import tqdm.auto

@@ -747,6 +747,29 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 COMMITTED_RESULTS = Path("benchmarks")
+# RESULTS.md also holds the sections of the other benchmark scripts (bench_defaults.py,
+# bench_scale.py, ...): the runner rewrites only the text between these markers.
+SECTION_START, SECTION_END = "<!-- skcross.benchmarks:start -->", "<!-- skcross.benchmarks:end -->"
+
+
+def replace_section(path: Path, text: str, start: str, end: str, *, where: str = "end") -> None:
+    """Write ``text`` between the ``start`` and ``end`` markers of the file ``path``, keeping the rest.
+
+    Several benchmark scripts share one ``RESULTS.md``, each owning a marked
+    section. Where the markers are absent (or the file is), the section is
+    added at the ``where`` end of the file ("start" or "end").
+    """
+    old = path.read_text(encoding="utf-8") if path.exists() else ""
+    block = f"{start}\n{text.rstrip()}\n{end}"
+    if start in old and end in old and old.index(start) < old.index(end):
+        new = old[: old.index(start)] + block + old[old.index(end) + len(end):]
+    elif not old.strip():
+        new = block + "\n"
+    elif where == "start":
+        new = block + "\n\n" + old.lstrip()
+    else:
+        new = old.rstrip() + "\n\n" + block + "\n"
+    path.write_text(new, encoding="utf-8")
 
 
 def _output_folder(args: argparse.Namespace, budget: str) -> Path:
@@ -878,7 +901,7 @@ def run(argv: Sequence[str] | None = None) -> tuple[list[Result], list[str]]:
         md += ["\n## Skipped\n\n", *[f"- {s}\n" for s in skipped]]
     if failures:
         md += ["\n## Failed\n\n", *[f"- {s}\n" for s in failures]]
-    (out / "RESULTS.md").write_text("".join(md), encoding="utf-8")
+    replace_section(out / "RESULTS.md", "".join(md), SECTION_START, SECTION_END, where="start")
     print("\n" + table)
     print("Grids searched:\n" + grids_text(available, budget))
     print(f"\nwrote {out / 'RESULTS.md'} and {out / 'results.csv'} in {total:.0f} s", flush=True)
