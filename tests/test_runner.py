@@ -260,6 +260,8 @@ def test_results_md_keeps_the_other_benchmarks_sections(tmp_path):
     second = results_md.read_text(encoding="utf-8")
     assert second.count(_runner.SECTION_START) == 1 and second.count("# skcross benchmark results") == 1
     assert second.count("\n| digits |") == 2 and second.endswith(others)
+    with pytest.raises(ValueError, match="where must be"):
+        _runner.replace_section(results_md, "x", "<a>", "</a>", where="middle")
 
 
 def test_progress_bar_counts_every_fit(monkeypatch):

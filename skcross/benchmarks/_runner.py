@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from itertools import combinations
 from numbers import Integral, Real
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Literal, Sequence
 
 import numpy as np
 from scipy.special import softmax
@@ -754,13 +754,15 @@ COMMITTED_RESULTS = Path("benchmarks")
 SECTION_START, SECTION_END = "<!-- skcross.benchmarks:start -->", "<!-- skcross.benchmarks:end -->"
 
 
-def replace_section(path: Path, text: str, start: str, end: str, *, where: str = "end") -> None:
+def replace_section(path: Path, text: str, start: str, end: str, *, where: Literal["start", "end"] = "end") -> None:
     """Write ``text`` between the ``start`` and ``end`` markers of the file ``path``, keeping the rest.
 
     Several benchmark scripts share one ``RESULTS.md``, each owning a marked
     section. Where the markers are absent (or the file is), the section is
     added at the ``where`` end of the file ("start" or "end").
     """
+    if where not in ("start", "end"):
+        raise ValueError(f"where must be 'start' or 'end', got {where!r}.")
     old = path.read_text(encoding="utf-8") if path.exists() else ""
     block = f"{start}\n{text.rstrip()}\n{end}"
     if start in old and end in old and old.index(start) < old.index(end):
