@@ -357,9 +357,13 @@ class DSCMR(NeuralCrossModalEstimator):
         about the last fifth of the optimiser's steps (tail averaging, not
         in the paper) instead of the last iterate; see "What fit does for
         you" in the user guide.
-    standardize : bool, default=True
+    standardize : bool or "auto", default=True
         Standardise each modality's features (mean 0, variance 1, computed in
         float64 on the training data) before the networks see them.
+        ``"auto"`` also maps each feature whose training skewness exceeds 1
+        in absolute value through a Yeo-Johnson power transform (and
+        standardises it again): worth trying on count features such as bag-of-words
+        (see the fitting guide, "Skewed and count features").
     device : str or torch.device, default="auto"
         "auto" uses CUDA when available.
     verbose : int, default=0
@@ -385,6 +389,10 @@ class DSCMR(NeuralCrossModalEstimator):
         part (empty without early stopping, and after k folds).
     feature_mean_, feature_scale_ : list of ndarray or None
         Per-modality standardisation (None when ``standardize=False``).
+    feature_power_ : list of PowerTransform or None
+        Per modality, the power transform of ``standardize="auto"`` (its
+        ``columns`` and Yeo-Johnson ``lambdas``); None where no feature was
+        transformed.
     modalities_, n_modalities_, n_features_in_, classes_, multilabel_
         See :class:`~skcross.base.CrossModalEstimator`.
 
@@ -516,7 +524,7 @@ class DSCMR(NeuralCrossModalEstimator):
         validation_folds: int | str = "auto",
         n_iter_no_change: int = 10,
         average_weights: bool = True,
-        standardize: bool = True,
+        standardize: bool | str = True,
         device: Any = "auto",
         verbose: int = 0,
         random_state: Any = None,

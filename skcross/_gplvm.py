@@ -332,10 +332,14 @@ class HarmonizedGPLVM(CrossModalEstimator):
         the weight shrinks it (not in the paper, whose read-out is the
         latent point itself: ``False``; see the method page for the
         measurements). ``set_params`` after ``fit`` switches it.
-    standardize : bool, default=True
+    standardize : bool or "auto", default=True
         Centre and scale every feature to unit variance (float64, once, in the
         base class) before anything else; the GP kernels start on that unit
         scale. False: the features are used as given.
+        ``"auto"`` also maps each feature whose training skewness exceeds 1
+        in absolute value through a Yeo-Johnson power transform (and
+        standardises it again): worth trying on count features such as bag-of-words
+        (see the fitting guide, "Skewed and count features").
     random_state : int, RandomState or None, default=None
         Seeds the named random streams: "sample" (the active set, the samples
         of the median heuristic), "init" (the padding of the init) and
@@ -392,6 +396,10 @@ class HarmonizedGPLVM(CrossModalEstimator):
     feature_mean_, feature_scale_ : list of ndarray or None
         Per modality, the per-feature standardisation (None entries with
         ``standardize=False``).
+    feature_power_ : list of PowerTransform or None
+        Per modality, the power transform of ``standardize="auto"`` (its
+        ``columns`` and Yeo-Johnson ``lambdas``); None where no feature was
+        transformed.
     predictive_factors_ : list of tuple of ndarray
         Per modality, the training-data factors of the GP predictive
         distribution (Cholesky factors and weights), computed once after
@@ -531,7 +539,7 @@ class HarmonizedGPLVM(CrossModalEstimator):
         max_iter: int | str = "auto",
         max_iter_transform: int = 100,
         weight_by_agreement: bool = True,
-        standardize: bool = True,
+        standardize: bool | str = True,
         random_state: Any = None,
         device: str = "auto",
         verbose: int = 0,

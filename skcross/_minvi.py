@@ -335,10 +335,14 @@ class MinVIRBM(CrossModalEstimator):
         ``dimension_weights_``), as :class:`~skcross.HarmonizedGPLVM` does by
         default. Not in the paper; see the method page for the measurement.
         ``set_params`` after ``fit`` switches it.
-    standardize : bool, default=True
+    standardize : bool or "auto", default=True
         Standardise the Gaussian modalities (zero mean, unit variance per
         feature, in float64, as the paper's Gaussian RBM assumes). Binary
         modalities always keep their 0/1 values.
+        ``"auto"`` also maps each feature whose training skewness exceeds 1
+        in absolute value through a Yeo-Johnson power transform (and
+        standardises it again): worth trying on count features such as bag-of-words
+        (see the fitting guide, "Skewed and count features").
     random_state : int, RandomState or None, default=None
         Seeds the initial weights, the minibatch order, the Gibbs chains and
         the validation split (each from its own stream).
@@ -358,6 +362,10 @@ class MinVIRBM(CrossModalEstimator):
         The unit type chosen for each modality (decided on the raw data).
     feature_mean_, feature_scale_ : list of ndarray or None
         Standardisation of each modality (None for binary modalities).
+    feature_power_ : list of PowerTransform or None
+        Per modality, the power transform of ``standardize="auto"`` (its
+        ``columns`` and Yeo-Johnson ``lambdas``); None where no feature was
+        transformed.
     layer_sizes_ : list of list of int
         The pathway layer sizes of each modality (empty for the shallow MRBM).
     pathways_ : list of list of tuple of ndarray
@@ -495,7 +503,7 @@ class MinVIRBM(CrossModalEstimator):
         weight_decay: float = 1e-3,
         center_embeddings: bool = True,
         weight_by_agreement: bool = False,
-        standardize: bool = True,
+        standardize: bool | str = True,
         random_state: Any = None,
         device: str = "auto",
         verbose: int = 0,

@@ -367,9 +367,13 @@ class SDML(NeuralCrossModalEstimator):
         about the last fifth of the optimiser's steps (tail averaging, not
         in the paper) instead of the last iterate; see "What fit does for
         you" in the user guide.
-    standardize : bool, default=True
+    standardize : bool or "auto", default=True
         Standardise each modality's features (float64 statistics of the
         training data) before its network sees them.
+        ``"auto"`` also maps each feature whose training skewness exceeds 1
+        in absolute value through a Yeo-Johnson power transform (and
+        standardises it again): worth trying on count features such as bag-of-words
+        (see the fitting guide, "Skewed and count features").
     n_jobs : int, default=None
         Number of joblib processes training modalities in parallel (one
         modality per job); ``None`` means 1, ``-1`` all cores. Results do not
@@ -402,6 +406,10 @@ class SDML(NeuralCrossModalEstimator):
         "common").
     feature_mean_, feature_scale_ : list of ndarray or None
         Per-modality standardisation (None when ``standardize=False``).
+    feature_power_ : list of PowerTransform or None
+        Per modality, the power transform of ``standardize="auto"`` (its
+        ``columns`` and Yeo-Johnson ``lambdas``); None where no feature was
+        transformed.
     modalities_ : list of str
         Modality names (grows with :meth:`add_modality`).
     n_modalities_ : int
@@ -535,7 +543,7 @@ class SDML(NeuralCrossModalEstimator):
         validation_folds: int | str = "auto",
         n_iter_no_change: int = 10,
         average_weights: bool = True,
-        standardize: bool = True,
+        standardize: bool | str = True,
         n_jobs: int | None = None,
         random_state: Any = None,
         device: str = "auto",

@@ -246,11 +246,12 @@ class HostRows:
     _UNSET = object()
 
     def __init__(self, source: Any, rows: np.ndarray | None = None, mean: Any = None,
-                 scale: Any = None, dtype: Any = np.float64, _file: Any = _UNSET):
+                 scale: Any = None, dtype: Any = np.float64, _file: Any = _UNSET, power: Any = None):
         self.source = source
         self.rows = rows
         self.mean = mean
         self.scale = scale
+        self.power = power
         self.dtype = np.dtype(dtype)
         # How rows are read: from the memmap's file, or (None) by indexing source.
         self._file = _FileRows.of(source) if _file is HostRows._UNSET else _file
@@ -272,11 +273,12 @@ class HostRows:
         rows = np.asarray(rows, dtype=np.intp)
         if self.rows is not None:
             rows = self.rows[rows]
-        return HostRows(self.source, rows, self.mean, self.scale, self.dtype, self._file)
+        return HostRows(self.source, rows, self.mean, self.scale, self.dtype, self._file, self.power)
 
-    def standardized(self, mean: Any, scale: Any, dtype: Any) -> "HostRows":
-        """The same rows, read standardised by ``mean``/``scale`` and cast to ``dtype``."""
-        return HostRows(self.source, self.rows, mean, scale, dtype, self._file)
+    def standardized(self, mean: Any, scale: Any, dtype: Any, power: Any = None) -> "HostRows":
+        """The same rows, read standardised by ``mean``/``scale`` (then by the
+        :class:`~skcross._power.PowerTransform` ``power``, if any) and cast to ``dtype``."""
+        return HostRows(self.source, self.rows, mean, scale, dtype, self._file, power)
 
     # ----------------------------------------------------------- reading
     def _raw(self, key: Any) -> np.ndarray:
@@ -316,6 +318,8 @@ class HostRows:
         X = self._raw(key)
         if self.scale is not None:
             X = (X - self.mean) / self.scale if self.mean is not None else X / self.scale
+        if self.power is not None:
+            X = self.power.apply(X)
         return np.ascontiguousarray(X, dtype=self.dtype)
 
     def __getitem__(self, key: Any) -> np.ndarray:

@@ -466,10 +466,15 @@ class CrossModalVAE(NeuralCrossModalEstimator):
         ``dimension_weights_``), as :class:`~skcross.HarmonizedGPLVM` does by
         default. Not in the paper; see the method page for the measurement.
         ``set_params`` after ``fit`` switches it.
-    standardize : bool, default=True
+    standardize : bool or "auto", default=True
         Standardise each Gaussian modality (mean 0, variance 1, computed in
         float64 on the training data) before the networks see it; generated
-        values are mapped back. Bernoulli modalities are never standardised.
+        values are mapped back (through the inverse power transform too).
+        Bernoulli modalities are never standardised.
+        ``"auto"`` also maps each feature whose training skewness exceeds 1
+        in absolute value through a Yeo-Johnson power transform (and
+        standardises it again): worth trying on count features such as bag-of-words
+        (see the fitting guide, "Skewed and count features").
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialisation, the validation split, shuffling, the
         reparameterisation noise of the validation objective and the draws of
@@ -506,6 +511,10 @@ class CrossModalVAE(NeuralCrossModalEstimator):
     feature_mean_, feature_scale_ : list of ndarray or None
         Per-modality standardisation (None for Bernoulli modalities and when
         ``standardize=False``).
+    feature_power_ : list of PowerTransform or None
+        Per modality, the power transform of ``standardize="auto"`` (its
+        ``columns`` and Yeo-Johnson ``lambdas``); None where no feature was
+        transformed.
     embedding_means_ : list of ndarray of shape (n_components,)
         Each modality's mean training embedding, which :meth:`transform`
         subtracts when ``center_embeddings`` is set.
@@ -678,7 +687,7 @@ class CrossModalVAE(NeuralCrossModalEstimator):
         average_weights: bool = False,
         center_embeddings: bool = True,
         weight_by_agreement: bool = False,
-        standardize: bool = True,
+        standardize: bool | str = True,
         random_state: Any = None,
         device: Any = "auto",
         verbose: int = 0,

@@ -24,6 +24,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._multimodal import MultiModal
 from ._output import CrossModalOutputMixin
+from ._power import PowerTransform, fit_power_transform, power_fit_rows
 from ._streaming import HostRows, streaming_standardization
 from ._torch_utils import derive_seed, resolve_device
 from ._validation import (
@@ -58,7 +59,7 @@ SEED_STREAMS = {"init": 0, "shuffle": 1, "split": 2, "sample": 3, "projection": 
 # Constraints of the parameters every estimator shares (scikit-learn's
 # ``_parameter_constraints`` vocabulary); an estimator merges them into its own.
 COMMON_CONSTRAINTS: dict = {
-    "standardize": ["boolean"],
+    "standardize": ["boolean", StrOptions({"auto"})],
     "random_state": ["random_state"],
     "device": [str, torch.device],
     "verbose": ["verbose"],
@@ -386,20 +387,42 @@ class CrossModalEstimator(
         if data.Y is not None:
             self.classes_ = data.classes
             self.multilabel_ = data.multilabel
-        self.feature_mean_, self.feature_scale_ = [], []
+        self.feature_mean_, self.feature_scale_, self.feature_power_ = [], [], []
         for X_c, standardize in zip(data.X, self._standardized_modalities(data)):
-            mean, scale = standardization(X_c) if standardize else (None, None)
-            self.feature_mean_.append(mean)
-            self.feature_scale_.append(scale)
+            self._record_standardization(X_c, standardize)
         data.X = [self._standardize(c, X_c) for c, X_c in enumerate(data.X)]
         return data
+
+    def _record_standardization(self, X: Any, standardize: bool) -> None:
+        """Fit and record the standardisation of one modality (``X`` validated
+        in float64): per-feature mean and scale, then, with
+        ``standardize="auto"``, the power transform of its highly skewed features
+        (dense or streamed input; sparse input is only scaled)."""
+        mean, scale = standardization(X) if standardize else (None, None)
+        power = None
+        if standardize and getattr(self, "standardize", True) == "auto" and not sp.issparse(X):
+            rows = power_fit_rows(X.shape[0])
+            if isinstance(X, HostRows):
+                Z = X.standardized(mean, scale, np.float64).read(rows)
+            else:
+                Z = (np.asarray(X)[rows] - mean) / scale
+            power = fit_power_transform(Z)
+        self.feature_mean_.append(mean)
+        self.feature_scale_.append(scale)
+        self.feature_power_.append(power)
+
+    def _feature_power(self, index: int) -> PowerTransform | None:
+        # Models pickled before ``feature_power_`` existed have none.
+        powers = getattr(self, "feature_power_", None)
+        return powers[index] if powers is not None else None
 
     def _standardize(self, index: int, X: Any) -> Any:
         """Validated float64 samples of modality ``index``, standardised as at
         fit time and cast to ``_input_dtype``."""
         mean, scale = self.feature_mean_[index], self.feature_scale_[index]
+        power = self._feature_power(index)
         if isinstance(X, HostRows):  # standardised and cast as rows are read
-            return X.standardized(mean, scale, self._input_dtype)
+            return X.standardized(mean, scale, self._input_dtype, power)
         if sp.issparse(X) and mean is not None:
             # Fitted on dense data (centred): sparse samples must be centred too.
             X = X.toarray()
@@ -409,6 +432,8 @@ class CrossModalEstimator(
             return X.astype(self._input_dtype)
         if scale is not None:
             X = (X - mean) / scale if mean is not None else X / scale
+        if power is not None:
+            X = power.apply(X)
         return np.ascontiguousarray(X, dtype=self._input_dtype)
 
     def _unstandardize(self, index: int, X: np.ndarray) -> np.ndarray:
@@ -416,15 +441,18 @@ class CrossModalEstimator(
         mean, scale = self.feature_mean_[index], self.feature_scale_[index]
         if scale is None:
             return X
+        power = self._feature_power(index)
+        if power is not None:
+            X = power.invert(X)
         X = np.asarray(X, dtype=np.float64) * scale
         return X + mean if mean is not None else X
 
     def _add_modality_standardization(self, X: Any, standardize: bool) -> Any:
         """Record the standardisation of a modality added after ``fit``; return
         its standardised samples (``X`` validated in float64)."""
-        mean, scale = standardization(X) if standardize else (None, None)
-        self.feature_mean_.append(mean)
-        self.feature_scale_.append(scale)
+        if getattr(self, "feature_power_", None) is None:
+            self.feature_power_ = [None] * len(self.feature_mean_)
+        self._record_standardization(X, standardize)
         return self._standardize(len(self.feature_mean_) - 1, X)
 
     def _check_not_collapsed(self, data: FitData) -> bool:
