@@ -182,14 +182,18 @@ class Row:
         return float(np.mean([m for _, _, m in self.pair_maps])) if self.pair_maps else float("nan")
 
 
-def build_estimator(name: str, smoke: bool = False, random_state: int = 0) -> Any:
+def build_estimator(name: str, smoke: bool = False, random_state: int = 0,
+                    overrides: dict | None = None) -> Any:
     """``skcross.<name>()`` with its defaults; only ``random_state`` is set.
 
     ``smoke=True`` applies the estimator's ``_quick_test_params`` (tests only:
-    the row then shows a smoke fit, not the defaults).
+    the row then shows a smoke fit, not the defaults). ``overrides`` (``--set``)
+    sets those parameters the estimator has, e.g. ``{"standardize": "auto"}``.
     """
     est = getattr(skcross, WITH_LABELS[name][0] if name in WITH_LABELS else name)()
     params = dict(getattr(est, "_quick_test_params", {})) if smoke else {}
+    own = est.get_params(deep=False)
+    params.update({k: v for k, v in (overrides or {}).items() if k in own})
     if "random_state" in est.get_params(deep=False):
         params["random_state"] = random_state
     return est.set_params(**params)
@@ -214,9 +218,10 @@ def score_embeddings(emb: Any, y_test: np.ndarray, metric: str = "cosine") -> li
     return [(names[i], names[j], float(v)) for (i, j), v in maps.items()]
 
 
-def fit_estimator(name: str, split: Split, smoke: bool = False, metric: str = "cosine") -> Row:
-    """Fit one estimator at its defaults on the training split and score it on the test split."""
-    est = build_estimator(name, smoke)
+def fit_estimator(name: str, split: Split, smoke: bool = False, metric: str = "cosine",
+                  overrides: dict | None = None) -> Row:
+    """Fit one estimator at its defaults (and ``overrides``) on the training split and score it on the test split."""
+    est = build_estimator(name, smoke, overrides=overrides)
     t0 = time.perf_counter()
     if name in SUPERVISED or name in WITH_LABELS:
         est.fit(split.X_train, split.y_train)
@@ -225,7 +230,8 @@ def fit_estimator(name: str, split: Split, smoke: bool = False, metric: str = "c
     fit_time = time.perf_counter() - t0
     used = est._get_retrieval_metric() if metric == "estimator" else "cosine"
     pairs = score_embeddings(est.embed(split.X_test), split.y_test, used)
-    settings = ("smoke (_quick_test_params)" if smoke else "defaults") + (f"; {used}" if used != "cosine" else "")
+    settings = (("smoke (_quick_test_params)" if smoke else "defaults") + (f"; {used}" if used != "cosine" else "")
+                + "".join(f"; {k}={v!r}" for k, v in sorted((overrides or {}).items())))
     return Row(split.name, LABELS.get(name, name), pairs, fit_time, kept_epoch(est), settings=settings)
 
 
@@ -238,7 +244,8 @@ def fit_baseline(key: str, split: Split, smoke: bool = False) -> Row:
 
 
 # ---------------------------------------------------------------------- cache
-def cache_file(folder: Path, key: str, split: Split, smoke: bool, metric: str) -> Path:
+def cache_file(folder: Path, key: str, split: Split, smoke: bool, metric: str,
+               overrides: dict | None = None) -> Path:
     """One JSON file per (method, data set), keyed by everything that decides the row but the code.
 
     The key holds the data set and its sizes, the method and its full parameter
@@ -249,7 +256,7 @@ def cache_file(folder: Path, key: str, split: Split, smoke: bool, metric: str) -
         budget = "smoke" if smoke else "full"
         params = repr((sorted(spec.fixed(budget).items()), sorted(spec.grid(budget).items())))
     else:
-        params = repr(sorted(build_estimator(key, smoke).get_params(deep=False).items()))
+        params = repr(sorted(build_estimator(key, smoke, overrides=overrides).get_params(deep=False).items()))
     ident = repr((split.name, len(split.y_train), len(split.y_test), key, params, smoke, metric, skcross.__version__))
     digest = hashlib.sha256(ident.encode()).hexdigest()[:12]
     return folder / f"{split.name}__{key}__{digest}.json"
@@ -259,21 +266,24 @@ def _now() -> str:
     return datetime.datetime.now().isoformat(timespec="seconds")
 
 
-def read_row(key: str, split: Split, smoke: bool, metric: str, cache: Path | None) -> Row | None:
+def read_row(key: str, split: Split, smoke: bool, metric: str, cache: Path | None,
+             overrides: dict | None = None) -> Row | None:
     """The row of ``key`` on ``split`` from the cache folder ``cache``, or None (no cache, or not cached)."""
     if cache is None:
         return None
-    path = cache_file(cache, key, split, smoke, metric)
+    path = cache_file(cache, key, split, smoke, metric, overrides)
     return read_cached(path) if path.exists() else None
 
 
-def fit_row(key: str, split: Split, smoke: bool = False, metric: str = "cosine", cache: Path | None = None) -> Row:
+def fit_row(key: str, split: Split, smoke: bool = False, metric: str = "cosine", cache: Path | None = None,
+            overrides: dict | None = None) -> Row:
     """Fit a baseline (a key of :data:`BASELINES`) or an estimator on ``split``, stamp the row and keep it in the
     cache folder ``cache`` unless it failed. Exceptions propagate (nothing is cached then)."""
-    row = fit_baseline(key, split, smoke) if key in BASELINES else fit_estimator(key, split, smoke, metric)
+    row = (fit_baseline(key, split, smoke) if key in BASELINES
+           else fit_estimator(key, split, smoke, metric, overrides))
     row.computed_at = _now()
     if cache is not None and not row.error:
-        write_cached(cache_file(cache, key, split, smoke, metric), row)
+        write_cached(cache_file(cache, key, split, smoke, metric, overrides), row)
     return row
 
 
@@ -412,8 +422,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--write-results", action="store_true",
                    help=f"replace the section between {START} and {END} of benchmarks/RESULTS.md")
     p.add_argument("--note", default="", help="a sentence about the run (machine load, threads) for the report")
+    p.add_argument("--set", action="append", default=[], metavar="PARAM=VALUE",
+                   help="set PARAM on every estimator that has it (repeatable; VALUE is a Python literal "
+                        "or a string), e.g. --set standardize=auto")
     p.add_argument("--verbose", action="store_true", help="one progress line per fit")
     return p
+
+
+def parse_overrides(items: Sequence[str]) -> dict:
+    """``["standardize=auto", "max_epochs=50"]`` -> ``{"standardize": "auto", "max_epochs": 50}``."""
+    import ast
+
+    overrides = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            raise SystemExit(f"--set expects PARAM=VALUE, got {item!r}")
+        try:
+            overrides[name] = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            overrides[name] = value
+    return overrides
 
 
 def run(argv: Sequence[str] | None = None) -> tuple[list[Row], str]:
@@ -427,6 +456,7 @@ def run(argv: Sequence[str] | None = None) -> tuple[list[Row], str]:
         raise SystemExit(f"--max-samples must be positive, got {args.max_samples}")
     max_samples = args.max_samples if args.max_samples is not None else QUICK_MAX_SAMPLES if args.quick else None
     cache = Path(args.cache) if args.cache else None
+    overrides = parse_overrides(args.set)
 
     rows: list[Row] = []
     data_lines: list[str] = []
@@ -453,14 +483,14 @@ def run(argv: Sequence[str] | None = None) -> tuple[list[Row], str]:
             label = LABELS.get(key, key)
             if progress is not None:
                 progress.set_description(f"{label} on {name}")
-            row = read_row(key, split, args.smoke, args.metric, cache)
+            row = read_row(key, split, args.smoke, args.metric, cache, overrides)
             if row is not None:
                 reused += 1
             elif args.cache_only:
                 row = Row(name, label, error="not run (--cache-only: no cached row)")
             else:
                 try:
-                    row = fit_row(key, split, args.smoke, args.metric, cache)
+                    row = fit_row(key, split, args.smoke, args.metric, cache, overrides)
                 except Exception as exc:  # one broken estimator must not lose the other rows
                     row = Row(name, label, error=f"{type(exc).__name__}: {exc}", computed_at=_now())
                     print(f"FAILED {label} on {name}: {row.error}", flush=True)
@@ -485,6 +515,8 @@ def run(argv: Sequence[str] | None = None) -> tuple[list[Row], str]:
         + datetime.date.today().isoformat() + ").\n\n",
         *([f"{args.note.strip()}\n\n"] if args.note.strip() else []),
         *(["**Smoke settings (`_quick_test_params`), not the defaults.**\n\n"] if args.smoke else []),
+        *([f"**Not the defaults: {', '.join(f'{k}={v!r}' for k, v in overrides.items())} set on every estimator "
+           "that has the parameter.**\n\n"] if overrides else []),
         *([f"**Subsampled to at most {max_samples} train / {max_samples} test samples.**\n\n"] if max_samples else []),
         "Estimators: default parameters and `random_state=0`, nothing but `fit(X_train, y_train)` (SDML, DSCMR) "
         "or `fit(X_train)` (MinVIRBM, CrossModalVAE, HarmonizedGPLVM); \"CrossModalVAE, fit(X, y)\" is the VAE "
