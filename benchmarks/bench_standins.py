@@ -27,6 +27,12 @@ Usage::
     OMP_NUM_THREADS=1 python benchmarks/bench_standins.py --draws 0,1,2,3,4 --cache /tmp/standins   # RESULTS.md's table (28 min)
     python benchmarks/bench_standins.py --draws 0 --shapes B2100x21 --methods SDML
     python benchmarks/bench_standins.py --draws 0,1,2,3,4 --write-results   # update RESULTS.md's section
+    python benchmarks/bench_standins.py --draws 0,1 --shapes B2100x21 --features lognormal --set standardize=auto
+
+``--features lognormal`` / ``simplex`` presents the drawn features made skewed,
+like counts and histograms (each feature through ``exp(1.5 x)``, or a softmax
+over each view's features); ``--set PARAM=VALUE`` sets a parameter on every
+estimator that has it. Neither is written to RESULTS.md's table.
 
 ``--cache DIR`` keeps one JSON file per (draw, method), keyed like
 ``bench_defaults.py``'s cache by the method's full parameter set, so a rerun
@@ -60,6 +66,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_defaults as bd  # noqa: E402
 
 from skcross.benchmarks._runner import Split  # noqa: E402
+from skcross import MultiModal  # noqa: E402
 from skcross.datasets import make_multimodal_classification  # noqa: E402
 
 #: The outside data sets' shapes: samples, classes and features per view.
@@ -73,15 +80,42 @@ SHAPES = {
 }
 START, END = "<!-- bench_standins:start -->", "<!-- bench_standins:end -->"
 
+#: How the drawn features are presented: as drawn ("gaussian"), or made skewed
+#: like counts and histograms: each feature through ``exp(1.5 x)`` ("lognormal",
+#: a long right tail) or a softmax over the view's features ("simplex", a
+#: normalised histogram).
+FEATURES = ("gaussian", "lognormal", "simplex")
+SKEW_DESCRIPTIONS = {"lognormal": "each feature x as exp(1.5 x)",
+                     "simplex": "each view as softmax(2 x) over its features"}
 
-def standin_split(shape: str, draw: int, max_samples: int | None = None) -> Split:
+
+def skew_features(X: MultiModal, features: str) -> MultiModal:
+    """``X`` with every view's features presented as ``features`` (:data:`FEATURES`)."""
+    if features == "gaussian":
+        return X
+    views = {}
+    for name, A in X.to_dict().items():
+        A = np.asarray(A, dtype=np.float64)
+        if features == "lognormal":
+            views[name] = np.exp(1.5 * A)
+        elif features == "simplex":
+            E = np.exp(2.0 * (A - A.max(axis=1, keepdims=True)))
+            views[name] = E / E.sum(axis=1, keepdims=True)
+        else:
+            raise ValueError(f"features must be one of {FEATURES}, got {features!r}")
+    return MultiModal(views)
+
+
+def standin_split(shape: str, draw: int, max_samples: int | None = None, features: str = "gaussian") -> Split:
     """Draw ``draw`` of the stand-in ``shape``, split 70/30 (stratified, ``random_state=0``)."""
     params = dict(SHAPES[shape])
     if max_samples is not None:
         params["n_samples"] = max(min(params["n_samples"], max_samples), 4 * params["n_classes"])
     X, y = make_multimodal_classification(**params, random_state=draw)
+    X = skew_features(X, features)
     X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.3, stratify=y, random_state=0)
-    return Split(f"{shape}#{draw}", X_train, X_test, y_train, y_test, f"{shape}, draw {draw}")
+    tag = shape if features == "gaussian" else f"{shape}-{features}"
+    return Split(f"{tag}#{draw}", X_train, X_test, y_train, y_test, f"{tag}, draw {draw}")
 
 
 def beats(score: float, baselines: dict[str, float], method: str) -> bool:
@@ -110,12 +144,13 @@ def summary(scores: dict[tuple[str, str], list[float]], shapes: Sequence[str], m
     return "\n".join(lines)
 
 
-def _row(key: str, split: Split, smoke: bool, cache: Path | None) -> tuple[bd.Row, bool]:
+def _row(key: str, split: Split, smoke: bool, cache: Path | None,
+         overrides: dict | None = None) -> tuple[bd.Row, bool]:
     """A baseline's or an estimator's row on one draw, and whether it came from ``cache``."""
-    row = bd.read_row(key, split, smoke, "cosine", cache)
+    row = bd.read_row(key, split, smoke, "cosine", cache, overrides)
     if row is not None:
         return row, True
-    return bd.fit_row(key, split, smoke, cache=cache), False
+    return bd.fit_row(key, split, smoke, cache=cache, overrides=overrides), False
 
 
 def run(argv: Sequence[str] | None = None) -> str:
@@ -126,6 +161,10 @@ def run(argv: Sequence[str] | None = None) -> str:
                         help=f"comma list of estimators (also {list(bd.WITH_LABELS)}: fitted with the labels)")
     parser.add_argument("--smoke", action="store_true", help="tests only: each estimator's _quick_test_params, not its defaults")
     parser.add_argument("--max-samples", type=int, default=None, help="cap each draw at this many samples")
+    parser.add_argument("--features", default="gaussian", choices=FEATURES,
+                        help="present the drawn features as drawn or made skewed (exp, or a softmax per view)")
+    parser.add_argument("--set", action="append", default=[], metavar="PARAM=VALUE",
+                        help="set PARAM on every estimator that has it, as bench_defaults.py --set")
     parser.add_argument("--write-results", action="store_true", help="replace RESULTS.md's stand-ins section")
     parser.add_argument("--note", default="", help="a sentence about the run (machine load, threads) for the report")
     parser.add_argument("--cache", default=None,
@@ -141,13 +180,17 @@ def run(argv: Sequence[str] | None = None) -> str:
         if name not in bd.ESTIMATORS and name not in bd.WITH_LABELS:
             raise SystemExit(f"--methods: {name!r} is not one of {[*bd.ESTIMATORS, *bd.WITH_LABELS]}")
     cache = Path(args.cache) if args.cache else None
+    overrides = bd.parse_overrides(args.set)
+    if args.write_results and (args.features != "gaussian" or overrides):
+        raise SystemExit("--write-results keeps RESULTS.md's table for the defaults on the drawn features; "
+                         "drop --features / --set")
     n_rows = n_cached = 0
     t0 = time.perf_counter()
     scores: dict[tuple[str, str], list[float]] = {}
     for shape in shapes:
         for draw in draws:
-            split = standin_split(shape, draw, args.max_samples)
-            results = [_row(key, split, args.smoke, cache) for key in (*bd.BASELINES, *methods)]
+            split = standin_split(shape, draw, args.max_samples, args.features)
+            results = [_row(key, split, args.smoke, cache, overrides) for key in (*bd.BASELINES, *methods)]
             rows = [row for row, _ in results]
             n_rows += len(results)
             n_cached += sum(cached for _, cached in results)
@@ -171,6 +214,10 @@ def run(argv: Sequence[str] | None = None) -> str:
         + "; ".join(f"{k}: {v['n_samples']} samples, {v['n_classes']} classes, views of "
                     f"{'/'.join(map(str, v['n_features']))} features" for k, v in SHAPES.items() if k in shapes)
         + (f"; each draw capped at {args.max_samples} samples" if args.max_samples else "")
+        + (f"; features made skewed ({args.features}: {SKEW_DESCRIPTIONS[args.features]})"
+           if args.features != "gaussian" else "")
+        + (f"; {', '.join(f'{k}={v!r}' for k, v in overrides.items())} set on every estimator that has it"
+           if overrides else "")
         + ".",
         "",
         table,

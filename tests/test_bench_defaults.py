@@ -289,3 +289,17 @@ def test_default_choices_readouts_and_pick_by(capsys, monkeypatch):
     # Per seed, the pick is the first read-out of one of the two settings.
     expected = [per_seed[0 if "0.25" in s else 2][k] for k, s in enumerate(picked_settings)]
     assert float(cells[4].split()[0]) == pytest.approx(np.mean(expected), abs=1e-4)
+
+
+def test_standins_skewed_features(standins):
+    """--features presents the same draw made skewed: exp(1.5 x), or a softmax per view."""
+    plain = standins.standin_split("C700x17", 0, max_samples=100)
+    lognormal = standins.standin_split("C700x17", 0, max_samples=100, features="lognormal")
+    simplex = standins.standin_split("C700x17", 0, max_samples=100, features="simplex")
+    assert len({plain.name, lognormal.name, simplex.name}) == 3  # cached apart
+    np.testing.assert_allclose(lognormal.X_train.modality(0), np.exp(1.5 * plain.X_train.modality(0)))
+    S = simplex.X_train.modality(1)
+    assert np.all(S > 0)
+    np.testing.assert_allclose(S.sum(axis=1), 1.0)
+    with pytest.raises(SystemExit, match="drop --features"):
+        standins.run(["--features", "simplex", "--write-results"])
