@@ -335,14 +335,16 @@ class MinVIRBM(CrossModalEstimator):
         ``dimension_weights_``), as :class:`~skcross.HarmonizedGPLVM` does by
         default. Not in the paper; see the method page for the measurement.
         ``set_params`` after ``fit`` switches it.
-    standardize : bool or "auto", default=True
+    standardize : bool or "auto", default="auto"
         Standardise the Gaussian modalities (zero mean, unit variance per
         feature, in float64, as the paper's Gaussian RBM assumes). Binary
-        modalities always keep their 0/1 values.
-        ``"auto"`` also maps each feature whose training skewness exceeds 1
-        in absolute value through a Yeo-Johnson power transform (and
-        standardises it again): worth trying on count features such as bag-of-words
-        (see the fitting guide, "Skewed and count features").
+        modalities always keep their 0/1 values. ``"auto"`` (the default)
+        also maps each feature whose training skewness exceeds 1 in absolute
+        value through a Yeo-Johnson power transform and standardises it
+        again, so that skewed count and histogram features come closer to
+        the Gaussian visible units; ``True`` standardises only (the paper,
+        ``paper_params()``). See "Standardisation" on the method page for
+        the measurements.
     random_state : int, RandomState or None, default=None
         Seeds the initial weights, the minibatch order, the Gibbs chains and
         the validation split (each from its own stream).
@@ -503,7 +505,7 @@ class MinVIRBM(CrossModalEstimator):
         weight_decay: float = 1e-3,
         center_embeddings: bool = True,
         weight_by_agreement: bool = False,
-        standardize: bool | str = True,
+        standardize: bool | str = "auto",
         random_state: Any = None,
         device: str = "auto",
         verbose: int = 0,
@@ -554,6 +556,7 @@ class MinVIRBM(CrossModalEstimator):
             "weight_decay": 1e-4,
             "early_stopping": False,
             "center_embeddings": False,
+            "standardize": True,
         }
 
     # ------------------------------------------------------------ validation

@@ -103,7 +103,7 @@ def _most_gaussian_lambdas(Z: np.ndarray) -> np.ndarray:
     return best_of(fine)
 
 
-@dataclass
+@dataclass(eq=False)
 class PowerTransform:
     """Yeo-Johnson on ``columns`` of standardised data, then re-standardised.
 
@@ -115,12 +115,18 @@ class PowerTransform:
         Their exponents.
     mean, scale : ndarray
         The transformed features' mean and standard deviation on the fit rows.
+    low, high : ndarray
+        The range of the transformed (and re-standardised) fit rows:
+        :meth:`invert` clips to it, since the inverse of a negative exponent
+        diverges at the edge of the transform's range.
     """
 
     columns: np.ndarray
     lambdas: np.ndarray
     mean: np.ndarray
     scale: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
 
     def apply(self, Z: np.ndarray) -> np.ndarray:
         """``Z`` (standardised, float64) with the transformed columns replaced."""
@@ -129,9 +135,11 @@ class PowerTransform:
         return Z
 
     def invert(self, X: np.ndarray) -> np.ndarray:
-        """Standardised values of the features from transformed ones."""
+        """Standardised values of the features from transformed ones (clipped
+        to the fit rows' range first)."""
         X = np.array(X, dtype=np.float64, copy=True)
-        X[:, self.columns] = _inverse_yeo_johnson(X[:, self.columns] * self.scale + self.mean, self.lambdas)
+        T = np.clip(X[:, self.columns], self.low, self.high)
+        X[:, self.columns] = _inverse_yeo_johnson(T * self.scale + self.mean, self.lambdas)
         return X
 
 
@@ -162,4 +170,6 @@ def fit_power_transform(Z: Any) -> PowerTransform | None:
     lambdas = _most_gaussian_lambdas(Z[:, columns])
     T = _yeo_johnson(Z[:, columns], lambdas)
     mean, scale = T.mean(axis=0), T.std(axis=0)
-    return PowerTransform(columns, lambdas, mean, np.where(scale > 0, scale, 1.0))
+    scale = np.where(scale > 0, scale, 1.0)
+    T = (T - mean) / scale
+    return PowerTransform(columns, lambdas, mean, scale, T.min(axis=0), T.max(axis=0))

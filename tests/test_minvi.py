@@ -428,6 +428,8 @@ def test_paper_params():
     model = MinVIRBM(**params)
     assert model.n_components == 1000 and model.method == "mp" and not model.early_stopping
     assert set(params) <= set(model.get_params())
+    # the paper standardises only; the default also power-transforms skewed features
+    assert model.standardize is True and MinVIRBM().standardize == "auto"
 
 
 # ------------------------------------------------------------- real data

@@ -59,6 +59,10 @@ def test_only_skewed_features_are_transformed_and_made_symmetric():
     np.testing.assert_allclose(T.mean(0)[:3], 0, atol=1e-10)
     np.testing.assert_allclose(T.std(0)[:3], 1, atol=1e-10)
     np.testing.assert_allclose(power.invert(T), Z, atol=1e-8)
+    # far outside the transformed range (a generated value, say) the inverse is
+    # clipped to the training range instead of diverging
+    far = power.invert(np.full((1, T.shape[1]), 50.0))
+    assert np.all(far[0, :3] <= Z[:, :3].max(axis=0) + 1e-8)
     assert fit_power_transform(np.random.default_rng(0).normal(size=(500, 6))) is None
 
 
