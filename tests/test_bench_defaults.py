@@ -78,10 +78,10 @@ def test_every_row_and_the_verdicts(bench, tmp_path, capsys):
 def test_a_failing_estimator_keeps_its_error_in_the_cell(bench, monkeypatch, tmp_path):
     real = bench.fit_estimator
 
-    def broken(name, split, smoke=False, metric="cosine"):
+    def broken(name, split, smoke=False, metric="cosine", overrides=None):
         if name == "DSCMR":
             raise RuntimeError("boom")
-        return real(name, split, smoke, metric)
+        return real(name, split, smoke, metric, overrides)
 
     monkeypatch.setattr(bench, "fit_estimator", broken)
     rows, md = bench.run([*TINY, "--methods", "DSCMR,SDML,cca"])
