@@ -33,22 +33,32 @@ MAX_FIT_ROWS = 2000
 _EPS = 1e-8
 
 
-def _yeo_johnson(Z: np.ndarray, lambdas: np.ndarray) -> np.ndarray:
-    """Yeo-Johnson of the columns of ``Z`` with per-column exponents ``lambdas``."""
-    Z = np.asarray(Z, dtype=np.float64)
-    lam = np.broadcast_to(np.asarray(lambdas, dtype=np.float64), Z.shape)
+def _signed_log1p(Z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``Z >= 0`` and the signed ``log(1 + |z|)`` the Yeo-Johnson transform is built on."""
     positive = Z >= 0
-    # ((1 + z)^l - 1) / l for z >= 0 and -((1 - z)^(2 - l) - 1) / (2 - l) for
-    # z < 0, written with log1p / expm1 so that exponents near 0 (or 2) lose
-    # nothing; at exactly 0 (2) the limit is log(1 + z) (-log(1 - z)).
-    log_pos = np.log1p(np.where(positive, Z, 0.0))
-    log_neg = np.log1p(np.where(positive, 0.0, -Z))
+    magnitude = np.log1p(np.abs(Z))
+    return positive, np.where(positive, magnitude, -magnitude)
+
+
+def _yeo_johnson_of_log(positive: np.ndarray, L: np.ndarray, lam: Any) -> np.ndarray:
+    """Yeo-Johnson from :func:`_signed_log1p`'s output: ``((1 + z)^l - 1) / l``
+    for z >= 0 and ``-((1 - z)^(2 - l) - 1) / (2 - l)`` for z < 0, written with
+    expm1 of ``L`` so that exponents near 0 (or 2) lose nothing; at exactly 0
+    (2) the limit is ``L`` itself."""
     lam_pos = np.where(np.abs(lam) < _EPS, 1.0, lam)
     lam_neg = np.where(np.abs(2.0 - lam) < _EPS, 1.0, 2.0 - lam)
-    with np.errstate(over="ignore"):
-        out_pos = np.where(np.abs(lam) < _EPS, log_pos, np.expm1(lam_pos * log_pos) / lam_pos)
-        out_neg = np.where(np.abs(2.0 - lam) < _EPS, -log_neg, -np.expm1(lam_neg * log_neg) / lam_neg)
-    return np.where(positive, out_pos, out_neg)
+    with np.errstate(over="ignore", invalid="ignore"):
+        e = np.expm1(np.where(positive, lam_pos * L, lam_neg * -L))
+        T = np.where(positive, e / lam_pos, -e / lam_neg)
+    T = np.where(positive & (np.abs(lam) < _EPS), L, T)
+    return np.where(~positive & (np.abs(2.0 - lam) < _EPS), L, T)
+
+
+def _yeo_johnson(Z: np.ndarray, lambdas: np.ndarray) -> np.ndarray:
+    """Yeo-Johnson of the columns of ``Z`` with per-column exponents ``lambdas``."""
+    positive, L = _signed_log1p(np.asarray(Z, dtype=np.float64))
+    # C order whatever Z's, so that column sums over it add in one fixed order.
+    return np.ascontiguousarray(_yeo_johnson_of_log(positive, L, np.asarray(lambdas, dtype=np.float64)))
 
 
 def _inverse_yeo_johnson(T: np.ndarray, lambdas: np.ndarray) -> np.ndarray:
@@ -74,20 +84,11 @@ def _most_gaussian_lambdas(Z: np.ndarray) -> np.ndarray:
     (a Gaussian fitted to the transformed column): the best of a coarse grid
     over [-3, 3], then of a finer one (step 0.1) around it."""
     n = Z.shape[0]
-    positive = Z >= 0
-    # Signed log(1 + |z|): the transform at exponent l is expm1(l * L) / l on
-    # the positive side and -expm1((2 - l) * -L) / (2 - l) on the negative one.
-    L = np.where(positive, np.log1p(np.abs(Z)), -np.log1p(np.abs(Z)))
+    positive, L = _signed_log1p(Z)
     log_jacobian = L.sum(axis=0)
 
     def log_likelihood(lam: np.ndarray) -> np.ndarray:
-        lam_pos = np.where(np.abs(lam) < _EPS, 1.0, lam)
-        lam_neg = np.where(np.abs(2.0 - lam) < _EPS, 1.0, 2.0 - lam)
-        with np.errstate(over="ignore", invalid="ignore"):
-            e = np.expm1(np.where(positive, lam_pos * L, lam_neg * -L))
-            T = np.where(positive, e / lam_pos, -e / lam_neg)
-            T = np.where(positive & (np.abs(lam) < _EPS), L, T)
-            T = np.where(~positive & (np.abs(2.0 - lam) < _EPS), L, T)
+        T = _yeo_johnson_of_log(positive, L, lam)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             ll = -0.5 * n * np.log(T.var(axis=0)) + (lam - 1.0) * log_jacobian
         return np.where(np.isfinite(ll), ll, -np.inf)
@@ -128,9 +129,11 @@ class PowerTransform:
     low: np.ndarray
     high: np.ndarray
 
-    def apply(self, Z: np.ndarray) -> np.ndarray:
-        """``Z`` (standardised, float64) with the transformed columns replaced."""
-        Z = np.array(Z, dtype=np.float64, copy=True)
+    def apply(self, Z: np.ndarray, copy: bool = True) -> np.ndarray:
+        """``Z`` (standardised, float64) with the transformed columns replaced;
+        ``copy=False`` replaces them in place (for a fresh array, as the
+        standardisation of a batch is)."""
+        Z = np.array(Z, dtype=np.float64, copy=True) if copy else Z
         Z[:, self.columns] = (_yeo_johnson(Z[:, self.columns], self.lambdas) - self.mean) / self.scale
         return Z
 

@@ -319,7 +319,7 @@ class HostRows:
         if self.scale is not None:
             X = (X - self.mean) / self.scale if self.mean is not None else X / self.scale
         if self.power is not None:
-            X = self.power.apply(X)
+            X = self.power.apply(X, copy=False)  # X is this read's own array
         return np.ascontiguousarray(X, dtype=self.dtype)
 
     def __getitem__(self, key: Any) -> np.ndarray:

@@ -433,7 +433,7 @@ class CrossModalEstimator(
         if scale is not None:
             X = (X - mean) / scale if mean is not None else X / scale
         if power is not None:
-            X = power.apply(X)
+            X = power.apply(X, copy=False)  # X is the fresh standardised array
         return np.ascontiguousarray(X, dtype=self._input_dtype)
 
     def _unstandardize(self, index: int, X: np.ndarray) -> np.ndarray:
