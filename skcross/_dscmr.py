@@ -357,13 +357,15 @@ class DSCMR(NeuralCrossModalEstimator):
         about the last fifth of the optimiser's steps (tail averaging, not
         in the paper) instead of the last iterate; see "What fit does for
         you" in the user guide.
-    standardize : bool or "auto", default=True
+    standardize : bool or "auto", default="auto"
         Standardise each modality's features (mean 0, variance 1, computed in
         float64 on the training data) before the networks see them.
-        ``"auto"`` also maps each feature whose training skewness exceeds 1
-        in absolute value through a Yeo-Johnson power transform (and
-        standardises it again): worth trying on count features such as bag-of-words
-        (see the fitting guide, "Skewed and count features").
+        ``"auto"`` (the default) also maps each feature whose training
+        skewness exceeds 1 in absolute value through a Yeo-Johnson power
+        transform and standardises it again, so that a few extreme values of
+        count and histogram features do not dominate the network; ``True``
+        standardises only. The method page ("Standardisation") has the
+        measurement behind the default.
     device : str or torch.device, default="auto"
         "auto" uses CUDA when available.
     verbose : int, default=0
@@ -429,8 +431,11 @@ class DSCMR(NeuralCrossModalEstimator):
       samples per class (bag-of-words) and hurts dense ones.
     - ``average_weights=True`` (not in the paper, which keeps the last
       iterate) scores and keeps a running average of the weights.
-    - Inputs are standardised (``standardize=True``); the authors feed raw CNN
-      features, which badly scaled inputs would make collapse.
+    - Inputs are standardised and their highly skewed features
+      power-transformed (``standardize="auto"``); the authors feed raw CNN
+      features, which badly scaled inputs would make collapse. ``True``
+      (standardise only) was the default until 2026-12-02; the method page
+      has the measurement behind the change.
     - J1 and J3 are means of per-sample L2 norms, as in the authors' code;
       Eq. 1 and 4 write a Frobenius norm over the batch divided by ``n``.
     - The authors learn ``P`` by gradient (the default here). The closed form
@@ -524,7 +529,7 @@ class DSCMR(NeuralCrossModalEstimator):
         validation_folds: int | str = "auto",
         n_iter_no_change: int = 10,
         average_weights: bool = True,
-        standardize: bool | str = True,
+        standardize: bool | str = "auto",
         device: Any = "auto",
         verbose: int = 0,
         random_state: Any = None,

@@ -367,13 +367,15 @@ class SDML(NeuralCrossModalEstimator):
         about the last fifth of the optimiser's steps (tail averaging, not
         in the paper) instead of the last iterate; see "What fit does for
         you" in the user guide.
-    standardize : bool or "auto", default=True
+    standardize : bool or "auto", default="auto"
         Standardise each modality's features (float64 statistics of the
         training data) before its network sees them.
-        ``"auto"`` also maps each feature whose training skewness exceeds 1
-        in absolute value through a Yeo-Johnson power transform (and
-        standardises it again): worth trying on count features such as bag-of-words
-        (see the fitting guide, "Skewed and count features").
+        ``"auto"`` (the default) also maps each feature whose training
+        skewness exceeds 1 in absolute value through a Yeo-Johnson power
+        transform and standardises it again, so that a few extreme values of
+        count and histogram features do not dominate the network; ``True``
+        standardises only. The method page ("Standardisation") has the
+        measurement behind the default.
     n_jobs : int, default=None
         Number of joblib processes training modalities in parallel (one
         modality per job); ``None`` means 1, ``-1`` all cores. Results do not
@@ -447,9 +449,12 @@ class SDML(NeuralCrossModalEstimator):
       divides by the target's norm and favours uncertain targets. It adds
       ``n_modalities_`` coordinates to the embeddings. The method page has
       the measurements.
-    - Inputs are standardised (``standardize=True``): the reconstruction term
-      is an unscaled Euclidean norm, and badly scaled inputs collapse the
-      network.
+    - Inputs are standardised: the reconstruction term is an unscaled
+      Euclidean norm, and badly scaled inputs collapse the network. The
+      highly skewed features are also power-transformed
+      (``standardize="auto"``): on our validation splits this cost nothing
+      on average and kept the network ahead of the label-space baseline on
+      more of them, and on skewed features ``True`` lost to it.
     - ``P`` is the Q factor of a Gaussian ``n_components x n_classes`` matrix
       (a random column-orthonormal matrix, as in the paper); the authors take
       the first ``C`` columns of a random orthogonal ``512 x 512`` matrix,
@@ -543,7 +548,7 @@ class SDML(NeuralCrossModalEstimator):
         validation_folds: int | str = "auto",
         n_iter_no_change: int = 10,
         average_weights: bool = True,
-        standardize: bool | str = True,
+        standardize: bool | str = "auto",
         n_jobs: int | None = None,
         random_state: Any = None,
         device: str = "auto",
