@@ -68,7 +68,16 @@ TABLE_VIEWS = ("wine-views", "breast-cancer-views", "iris-views", "digits-top-bo
 
 
 def training_split(name: str, data_home: str | None) -> tuple[MultiModal, np.ndarray]:
-    """The fixed training split of a data set (the test split is not returned)."""
+    """The fixed training split of a data set (the test split is not returned).
+
+    ``standin:SHAPE:DRAW[:FEATURES]`` is the training split of a stand-in of
+    ``bench_standins.py`` (e.g. ``standin:B2100x21:0:lognormal``)."""
+    if name.startswith("standin:"):
+        from bench_standins import standin_split
+
+        shape, draw, *features = name.split(":")[1:]
+        split = standin_split(shape, int(draw), features=features[0] if features else "gaussian")
+        return split.X_train, split.y_train
     if name == "wikipedia":
         X, _, y, _ = load_wikipedia(data_home=data_home)
         return X, y
@@ -145,7 +154,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--param", help="the parameter to vary (default: defaults only)")
     parser.add_argument("--values", default="", help="comma-separated Python literals")
     parser.add_argument("--datasets", default=",".join(DATASETS),
-                        help=f"comma list of {list(DATASETS)} or of {list(TABLE_VIEWS)}")
+                        help=f"comma list of {list(DATASETS)}, of {list(TABLE_VIEWS)} or of stand-ins "
+                             "standin:SHAPE:DRAW[:FEATURES] (bench_standins.py's, e.g. standin:B2100x21:0:simplex)")
     parser.add_argument("--data-home", default=None)
     parser.add_argument("--settings", default=None,
                         help="semicolon-separated dict literals, each a setting (instead of --param)")

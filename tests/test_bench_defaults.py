@@ -224,6 +224,19 @@ def test_default_choices_table_views(monkeypatch):
         assert len(y) == n - int(np.ceil(0.3 * n))  # the training split only
 
 
+
+def test_default_choices_standin_training_split(monkeypatch):
+    """``standin:SHAPE:DRAW[:FEATURES]`` is bench_standins' training split of that draw, skewed as asked."""
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
+    module = load_script("bench_default_choices")
+    standins = load_script("bench_standins")
+    X, y = module.training_split("standin:C700x17:1", None)
+    split = standins.standin_split("C700x17", 1)
+    np.testing.assert_array_equal(y, split.y_train)
+    np.testing.assert_array_equal(X.modality(2), split.X_train.modality(2))
+    X_skewed, _ = module.training_split("standin:C700x17:1:lognormal", None)
+    np.testing.assert_allclose(X_skewed.modality(2), np.exp(1.5 * split.X_train.modality(2)))
+
 @pytest.fixture(scope="module")
 def standins(bench):
     return load_script("bench_standins")
