@@ -360,12 +360,10 @@ class DSCMR(NeuralCrossModalEstimator):
     standardize : bool or "auto", default="auto"
         Standardise each modality's features (mean 0, variance 1, computed in
         float64 on the training data) before the networks see them.
-        ``"auto"`` (the default) also maps each feature whose training
-        skewness exceeds 1 in absolute value through a Yeo-Johnson power
-        transform and standardises it again, so that a few extreme values of
-        count and histogram features do not dominate the network; ``True``
-        standardises only. The method page ("Standardisation") has the
-        measurement behind the default.
+        With ``"auto"`` (the default), features skewed beyond 1 on the
+        training data (counts, histograms) then pass through a Yeo-Johnson
+        power transform and are standardised again; ``True`` standardises
+        only. Measurements on the method page ("Defaults").
     device : str or torch.device, default="auto"
         "auto" uses CUDA when available.
     verbose : int, default=0

@@ -374,7 +374,7 @@ class SDML(NeuralCrossModalEstimator):
         skewness exceeds 1 in absolute value through a Yeo-Johnson power
         transform and standardises it again, so that a few extreme values of
         count and histogram features do not dominate the network; ``True``
-        standardises only. The method page ("Standardisation") has the
+        standardises only. The method page ("Defaults") has the
         measurement behind the default.
     n_jobs : int, default=None
         Number of joblib processes training modalities in parallel (one
