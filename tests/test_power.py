@@ -143,3 +143,17 @@ def test_default_fit_power_transforms_only_the_skewed_features(Estimator):
     est = Estimator(**params).fit(X, y)
     first, second = est.feature_power_
     assert list(first.columns) == [0, 1, 2] and second is None
+
+
+def test_sdml_add_modality_power_transforms_the_new_modality():
+    """A modality added after fit gets its own power transform under the default."""
+    from skcross import SDML
+
+    X, y = _skewed()
+    params = {k: v for k, v in QUICK_NEURAL[SDML].items() if k != "standardize"}
+    model = SDML(**params).fit([X[1], X[1][:, ::-1]], y)
+    model.add_modality(X[0], y, name="counts")
+    assert model.feature_power_[:2] == [None, None]
+    assert list(model.feature_power_[2].columns) == [0, 1, 2]
+    ref = SDML(**params).fit([X[0], X[1]], y)  # the same modality fitted with the others
+    np.testing.assert_array_equal(model.feature_power_[2].lambdas, ref.feature_power_[0].lambdas)
