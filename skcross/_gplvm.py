@@ -517,7 +517,7 @@ class HarmonizedGPLVM(CrossModalEstimator):
         "weight_by_agreement": ["boolean"],
     }
     _collapse_remedy = (
-        "check that the modality varies, keep standardize=True, or try more iterations "
+        "check that the modality varies, keep standardize on (True or 'auto'), or try more iterations "
         "(max_iter) or a smaller mu"
     )
 

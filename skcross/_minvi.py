@@ -464,7 +464,7 @@ class MinVIRBM(CrossModalEstimator):
     _stream_inputs = True
     _quick_test_params = {"n_components": 16, "max_epochs": 2, "n_mean_field": 3, "batch_size": 50}
     _collapse_remedy = (
-        "check that the modality varies, keep standardize=True for real-valued data, "
+        "check that the modality varies, keep standardize on (True or 'auto') for real-valued data, "
         "or try another lr, more n_components or early_stopping=False"
     )
     _parameter_constraints: dict = {

@@ -622,7 +622,7 @@ class CrossModalVAE(NeuralCrossModalEstimator):
     _requires_labels = False
     _accept_sparse = True
     _collapse_remedy = (
-        "lower beta (the prior KL switches latent units off), keep standardize=True, "
+        "lower beta (the prior KL switches latent units off), keep standardize on (True or 'auto'), "
         "or raise max_epochs / n_iter_no_change"
     )
     _quick_test_params = {

@@ -279,7 +279,7 @@ class CrossModalEstimator(
     # What the collapse warning suggests when a modality's embeddings are constant.
     _collapse_remedy: str = (
         "check that the modality varies (constant or duplicated columns?), "
-        "keep standardize=True, or try another learning rate or more epochs"
+        "keep standardize on (True or 'auto'), or try another learning rate or more epochs"
     )
 
     # ------------------------------------------------------------------ hooks
