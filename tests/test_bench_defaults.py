@@ -126,17 +126,21 @@ def test_bad_names_are_refused(bench):
 
 def test_set_overrides_a_parameter_and_keys_the_cache_by_it(bench, tmp_path):
     """``--set standardize=auto`` reaches every estimator that has the parameter,
-    is named in the report and caches apart from the defaults' rows."""
+    is named in the report and caches apart from the defaults' rows (CrossModalVAE
+    defaults to True; for SDML, whose default is "auto", the override changes nothing)."""
     assert bench.parse_overrides(["standardize=auto", "max_epochs=5"]) == {"standardize": "auto", "max_epochs": 5}
     with pytest.raises(SystemExit, match="PARAM=VALUE"):
         bench.parse_overrides(["standardize"])
-    assert bench.build_estimator("SDML", overrides={"standardize": "auto", "nope": 1}).standardize == "auto"
+    assert bench.build_estimator("CrossModalVAE", overrides={"standardize": "auto", "nope": 1}).standardize == "auto"
     split = bench.load_dataset("synthetic-easy", max_samples=100)  # as TINY loads it
-    plain = bench.cache_file(tmp_path, "SDML", split, True, "cosine")
-    auto = bench.cache_file(tmp_path, "SDML", split, True, "cosine", {"standardize": "auto"})
+    plain = bench.cache_file(tmp_path, "CrossModalVAE", split, True, "cosine")
+    auto = bench.cache_file(tmp_path, "CrossModalVAE", split, True, "cosine", {"standardize": "auto"})
     assert plain != auto
+    # an override equal to the default is the default's row
+    assert bench.cache_file(tmp_path, "SDML", split, True, "cosine", {"standardize": "auto"}) == bench.cache_file(
+        tmp_path, "SDML", split, True, "cosine")
     out = tmp_path / "auto.md"
-    methods = ["--methods", "SDML,MinVIRBM"]
+    methods = ["--methods", "CrossModalVAE,MinVIRBM"]
     assert bench.main([*TINY, *methods, "--set", "standardize=auto", "--cache", str(tmp_path), "--out", str(out)]) == 0
     assert "**Not the defaults: standardize='auto' set on every estimator" in out.read_text(encoding="utf-8")
     assert auto.exists() and not plain.exists()
