@@ -157,3 +157,24 @@ def test_sdml_add_modality_power_transforms_the_new_modality():
     assert list(model.feature_power_[2].columns) == [0, 1, 2]
     ref = SDML(**params).fit([X[0], X[1]], y)  # the same modality fitted with the others
     np.testing.assert_array_equal(model.feature_power_[2].lambdas, ref.feature_power_[0].lambdas)
+
+
+def test_blocks_give_the_same_transform(monkeypatch):
+    """apply, invert and the fit work in blocks of rows / columns (bounded
+    temporaries); tiny blocks must give bit-identical results."""
+    import skcross._power as power
+
+    X, _ = _skewed(n=300)
+    Z = (X[0] - X[0].mean(0)) / X[0].std(0)
+    whole = fit_power_transform(Z)
+    applied, inverted = whole.apply(Z), whole.invert(whole.apply(Z))
+    monkeypatch.setattr(power, "_BLOCK_ELEMENTS", 7)  # blocks of one or two rows / columns
+    assert len(power._row_blocks(300, len(whole.columns))) == 150
+    blocked = fit_power_transform(Z)
+    for field in ("columns", "lambdas", "mean", "scale", "low", "high"):
+        np.testing.assert_array_equal(getattr(blocked, field), getattr(whole, field))
+    np.testing.assert_array_equal(blocked.apply(Z), applied)
+    np.testing.assert_array_equal(blocked.invert(applied), inverted)
+    expected = Z.copy()
+    expected[:, whole.columns] = (_yeo_johnson(Z[:, whole.columns], whole.lambdas) - whole.mean) / whole.scale
+    np.testing.assert_array_equal(applied, expected)
