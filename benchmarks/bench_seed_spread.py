@@ -17,6 +17,7 @@ even the worst seed is above it, "loses" when even the best seed is below it,
 Usage::
 
     python benchmarks/bench_seed_spread.py --cells "CrossModalVAE@synthetic-easy,MinVIRBM@Prokaryotic" --seeds 5
+    python benchmarks/bench_seed_spread.py --cells "SDML@standin:C700x17:4" --seeds 5   # a stand-in draw
 
 Fit times are CPU seconds (process time) of one fit, averaged over the seeds.
 """
@@ -51,6 +52,16 @@ def fit_seeds(method: str, split, seeds: Sequence[int], smoke: bool = False) -> 
     return scores, float(np.mean(times))
 
 
+def load_split(name: str, data_home: str | None = None, max_samples: int | None = None):
+    """A data set of ``bench_defaults.py``, or ``standin:SHAPE:DRAW[:FEATURES]``, a draw of ``bench_standins.py``."""
+    if name.startswith("standin:"):
+        from bench_standins import standin_split
+
+        shape, draw, *features = name.split(":")[1:]
+        return standin_split(shape, int(draw), max_samples, features[0] if features else "gaussian")
+    return bd.load_dataset(name, data_home, max_samples)
+
+
 def verdict(scores: Sequence[float], baseline: float) -> str:
     if min(scores) > baseline:
         return "beats"
@@ -61,7 +72,9 @@ def verdict(scores: Sequence[float], baseline: float) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--cells", required=True, help="comma list of Estimator@dataset")
+    p.add_argument("--cells", required=True,
+                   help="comma list of Estimator@dataset (a bench_defaults.py data set, or "
+                        "standin:SHAPE:DRAW[:FEATURES], a draw of bench_standins.py)")
     p.add_argument("--seeds", type=int, default=5, help="number of seeds (random_state 0 .. n-1)")
     p.add_argument("--data-home", default=None)
     p.add_argument("--max-samples", type=int, default=None, help="cap train and test at this many samples")
@@ -81,7 +94,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if method not in bd.ESTIMATORS:
             raise SystemExit(f"unknown estimator {method!r}; one of {bd.ESTIMATORS}")
         if name not in splits:
-            splits[name] = bd.load_dataset(name, args.data_home, args.max_samples)
+            splits[name] = load_split(name, args.data_home, args.max_samples)
         split = splits[name]
         scores, fit_time = fit_seeds(method, split, seeds, args.smoke)
         for key in bd.MUST_BEAT[method]:

@@ -174,6 +174,17 @@ def test_seed_spread_table(spread, capsys):
     assert "smoke settings" in out
 
 
+def test_seed_spread_takes_standin_draws(spread):
+    """``standin:SHAPE:DRAW[:FEATURES]`` cells are bench_standins' draws, capped like the data sets."""
+    standins = load_script("bench_standins")
+    split = spread.load_split("standin:C700x17:2:simplex", max_samples=150)
+    same = standins.standin_split("C700x17", 2, 150, "simplex")
+    assert split.name == same.name == "C700x17-simplex#2"
+    np.testing.assert_array_equal(split.y_test, same.y_test)
+    np.testing.assert_array_equal(split.X_train.modality(1), same.X_train.modality(1))
+    assert spread.load_split("synthetic-easy", max_samples=100).name == "synthetic-easy"
+
+
 def test_validation_folds_table(capsys, monkeypatch):
     monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
     module = load_script("bench_validation_folds")
