@@ -46,6 +46,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 import skcross
+from bench_standins import STANDIN_PREFIX, split_by_name
 from skcross import MultiModal
 from skcross.benchmarks._runner import METHODS as RUNNER_METHODS
 from skcross.benchmarks._runner import Split, evaluate
@@ -72,11 +73,8 @@ def training_split(name: str, data_home: str | None) -> tuple[MultiModal, np.nda
 
     ``standin:SHAPE:DRAW[:FEATURES]`` is the training split of a stand-in of
     ``bench_standins.py`` (e.g. ``standin:B2100x21:0:lognormal``)."""
-    if name.startswith("standin:"):
-        from bench_standins import standin_split
-
-        shape, draw, *features = name.split(":")[1:]
-        split = standin_split(shape, int(draw), features=features[0] if features else "gaussian")
+    if name.startswith(STANDIN_PREFIX):
+        split = split_by_name(name)
         return split.X_train, split.y_train
     if name == "wikipedia":
         X, _, y, _ = load_wikipedia(data_home=data_home)

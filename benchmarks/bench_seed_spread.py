@@ -34,6 +34,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_defaults as bd  # noqa: E402
+from bench_standins import STANDIN_PREFIX, split_by_name  # noqa: E402
 
 
 def fit_seeds(method: str, split, seeds: Sequence[int], smoke: bool = False) -> tuple[list[float], float]:
@@ -54,11 +55,8 @@ def fit_seeds(method: str, split, seeds: Sequence[int], smoke: bool = False) -> 
 
 def load_split(name: str, data_home: str | None = None, max_samples: int | None = None):
     """A data set of ``bench_defaults.py``, or ``standin:SHAPE:DRAW[:FEATURES]``, a draw of ``bench_standins.py``."""
-    if name.startswith("standin:"):
-        from bench_standins import standin_split
-
-        shape, draw, *features = name.split(":")[1:]
-        return standin_split(shape, int(draw), max_samples, features[0] if features else "gaussian")
+    if name.startswith(STANDIN_PREFIX):
+        return split_by_name(name, max_samples)
     return bd.load_dataset(name, data_home, max_samples)
 
 

@@ -118,6 +118,17 @@ def standin_split(shape: str, draw: int, max_samples: int | None = None, feature
     return Split(f"{tag}#{draw}", X_train, X_test, y_train, y_test, f"{tag}, draw {draw}")
 
 
+#: Prefix of a stand-in draw named as a data set in the other scripts.
+STANDIN_PREFIX = "standin:"
+
+
+def split_by_name(name: str, max_samples: int | None = None) -> Split:
+    """The draw named ``standin:SHAPE:DRAW[:FEATURES]`` (as the other benchmark
+    scripts accept it in place of a data set), e.g. ``standin:B2100x21:0:lognormal``."""
+    shape, draw, *features = name[len(STANDIN_PREFIX):].split(":")
+    return standin_split(shape, int(draw), max_samples, features[0] if features else "gaussian")
+
+
 def beats(score: float, baselines: dict[str, float], method: str) -> bool:
     """Whether ``score`` is strictly above every baseline ``method`` must beat."""
     return all(score > baselines[bd.BASELINES[key]] for key in bd.MUST_BEAT[method])

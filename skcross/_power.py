@@ -136,7 +136,7 @@ class PowerTransform:
         Z = np.array(Z, dtype=np.float64, copy=True) if copy else Z
         # In blocks of rows: the transform is elementwise, and its temporaries
         # (several per element) then stay small instead of multiples of Z.
-        for rows in _row_blocks(Z.shape[0], len(self.columns)):
+        for rows in _blocks(Z.shape[0], len(self.columns)):
             Z[rows, self.columns] = (_yeo_johnson(Z[rows][:, self.columns], self.lambdas) - self.mean) / self.scale
         return Z
 
@@ -144,20 +144,22 @@ class PowerTransform:
         """Standardised values of the features from transformed ones (clipped
         to the fit rows' range first)."""
         X = np.array(X, dtype=np.float64, copy=True)
-        for rows in _row_blocks(X.shape[0], len(self.columns)):
+        for rows in _blocks(X.shape[0], len(self.columns)):
             T = np.clip(X[rows][:, self.columns], self.low, self.high)
             X[rows, self.columns] = _inverse_yeo_johnson(T * self.scale + self.mean, self.lambdas)
         return X
 
 
-#: Elements per block of :meth:`PowerTransform.apply` / ``invert`` (2 MiB of float64).
+#: Elements per block (2 MiB of float64) of the transform, its inverse and
+#: the exponent search, which are elementwise or per column.
 _BLOCK_ELEMENTS = 1 << 18
 
 
-def _row_blocks(n_rows: int, n_columns: int) -> list[slice]:
-    """Consecutive row slices of about :data:`_BLOCK_ELEMENTS` elements each."""
-    step = max(1, _BLOCK_ELEMENTS // max(n_columns, 1))
-    return [slice(start, min(start + step, n_rows)) for start in range(0, n_rows, step)]
+def _blocks(n: int, width: int) -> list[slice]:
+    """Consecutive slices of ``range(n)`` (rows, or columns) such that a block
+    times ``width`` (its other side) holds about :data:`_BLOCK_ELEMENTS` elements."""
+    step = max(1, _BLOCK_ELEMENTS // max(width, 1))
+    return [slice(start, min(start + step, n)) for start in range(0, n, step)]
 
 
 def power_fit_rows(n_samples: int) -> np.ndarray:
@@ -186,12 +188,11 @@ def fit_power_transform(Z: Any) -> PowerTransform | None:
         return None
     # The exponent search holds a few arrays of the block's size per candidate:
     # in blocks of columns they stay small however wide the modality is.
-    step = max(1, _BLOCK_ELEMENTS // Z.shape[0])
     lambdas = np.concatenate([
-        _most_gaussian_lambdas(Z[:, columns[start : start + step]]) for start in range(0, columns.size, step)
+        _most_gaussian_lambdas(Z[:, columns[block]]) for block in _blocks(columns.size, Z.shape[0])
     ])
     T = np.empty((Z.shape[0], columns.size))
-    for rows in _row_blocks(Z.shape[0], columns.size):
+    for rows in _blocks(Z.shape[0], columns.size):
         T[rows] = _yeo_johnson(Z[rows][:, columns], lambdas)
     mean, scale = T.mean(axis=0), T.std(axis=0)
     scale = np.where(scale > 0, scale, 1.0)

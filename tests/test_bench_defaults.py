@@ -239,7 +239,6 @@ def test_default_choices_table_views(monkeypatch):
         assert len(y) == n - int(np.ceil(0.3 * n))  # the training split only
 
 
-
 def test_default_choices_standin_training_split(monkeypatch):
     """``standin:SHAPE:DRAW[:FEATURES]`` is bench_standins' training split of that draw, skewed as asked."""
     monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))
@@ -251,6 +250,7 @@ def test_default_choices_standin_training_split(monkeypatch):
     np.testing.assert_array_equal(X.modality(2), split.X_train.modality(2))
     X_skewed, _ = module.training_split("standin:C700x17:1:lognormal", None)
     np.testing.assert_allclose(X_skewed.modality(2), np.exp(1.5 * split.X_train.modality(2)))
+
 
 @pytest.fixture(scope="module")
 def standins(bench):

@@ -169,7 +169,7 @@ def test_blocks_give_the_same_transform(monkeypatch):
     whole = fit_power_transform(Z)
     applied, inverted = whole.apply(Z), whole.invert(whole.apply(Z))
     monkeypatch.setattr(power, "_BLOCK_ELEMENTS", 7)  # blocks of one or two rows / columns
-    assert len(power._row_blocks(300, len(whole.columns))) == 150
+    assert len(power._blocks(300, len(whole.columns))) == 150
     blocked = fit_power_transform(Z)
     for field in ("columns", "lambdas", "mean", "scale", "low", "high"):
         np.testing.assert_array_equal(getattr(blocked, field), getattr(whole, field))
