@@ -62,7 +62,8 @@ def descriptor_split(name: str, split: int, data_home: str | None = None, max_sa
                  f"{source} as gist/lbp/phog descriptors, stratified 70/30 split, random_state={split}")
 
 
-def run(argv: Sequence[str] | None = None) -> str:
+def report(argv: Sequence[str] | None = None) -> str:
+    """Fit (or read from the cache) every row and return the report's markdown."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data-sets", default=",".join(DATA_SETS), help=f"comma list of {list(DATA_SETS)}")
     parser.add_argument("--data-home", default=None, help="folder holding uci_mfeat/ (default: skcross's)")
@@ -112,12 +113,11 @@ def run(argv: Sequence[str] | None = None) -> str:
         "",
         table,
     ])
-    print(text)
     return text
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    run(argv)
+    print(report(argv))
     return 0
 
 

@@ -578,49 +578,74 @@ class NeuralCrossModalEstimator(CrossModalEstimator):
         stratify: Any = None,
     ) -> tuple[Any, int, Any, list[float]]:
         """Train ``build(candidate, dataset, score)`` for each candidate and keep
-        the best by validation score.
+        the best by validation score (:meth:`_train_each`; ties keep the first).
 
-        ``X`` (array or dict of modality arrays) and ``Y`` (label indicators or
-        None) are every training row; the rows are split here
-        (:meth:`_validation_splits`). ``make_score(held)`` turns held-out rows
-        into the score function early stopping watches. ``stratify`` (label
-        indicators) stratifies the splits when ``Y`` is None. ``candidates``
-        defaults to the weight decays of :meth:`_weight_decay_candidates`; a
-        method may pass its own (the VAE's target modalities). Every candidate
-        starts from the same initial weights and sees the batches in the same
-        order, so they differ by the candidate only; ties keep the first.
-
-        - Without early stopping the one candidate trains ``max_epochs`` on
-          every row.
-        - With one hold-out split each candidate trains on the rest, stops
-          ``n_iter_no_change`` epochs after its best validation score and
-          restores that epoch; the best candidate's net is kept.
-        - With k folds each candidate trains on each fold the same way; the
-          folds' validation curves are averaged (a fold that stopped early
-          keeps its last score), the best (candidate, epoch) of the mean
-          curve is chosen, and a fresh net (same initial weights) trains that
-          many epochs on every row. The fold nets are discarded. Ctrl-C ends
-          the current fold's training only.
+        ``candidates`` defaults to the weight decays of
+        :meth:`_weight_decay_candidates`. After k folds only the best candidate
+        is refitted on every row.
 
         Returns ``(net, best_epoch, candidate, scores)``, with each candidate's
         best (mean) validation score, -inf without a validation split.
         """
         if candidates is None:
             candidates = self._weight_decay_candidates()
+        trained, values = self._train_each(build, make_score, X, Y, candidates, *offsets,
+                                           stratify=stratify, refit="best")
+        best = int(np.argmax(values))
+        net, epoch = trained[best]
+        return net, epoch, candidates[best], values
+
+    def _train_each(
+        self,
+        build: Callable[[Any, TensorDataset, Any], Any],
+        make_score: Callable[[TensorDataset], Callable[[Any], float]],
+        X: Any,
+        Y: Any,
+        candidates: Any,
+        *offsets: int,
+        stratify: Any = None,
+        refit: str = "all",
+    ) -> tuple[list, list[float]]:
+        """Train ``build(candidate, dataset, score)`` for each candidate.
+
+        ``X`` (array or dict of modality arrays) and ``Y`` (label indicators or
+        None) are every training row; the rows are split here
+        (:meth:`_validation_splits`). ``make_score(held)`` turns held-out rows
+        into the score function early stopping watches. ``stratify`` (label
+        indicators) stratifies the splits when ``Y`` is None. Every candidate
+        (the weight decays of SDML and DSCMR, the VAE's target modalities)
+        starts from the same initial weights and sees the batches in the same
+        order, so they differ by the candidate only.
+
+        - Without early stopping each candidate trains ``max_epochs`` on every
+          row.
+        - With one hold-out split each candidate trains on the rest, stops
+          ``n_iter_no_change`` epochs after its best validation score and
+          restores that epoch.
+        - With k folds each candidate trains on each fold the same way; the
+          folds' validation curves are averaged (a fold that stopped early
+          keeps its last score), and a fresh net (same initial weights) trains
+          the best epoch count of the mean curve on every row: for every
+          candidate (``refit="all"``) or only for the best one (``"best"``;
+          the others' entries are None). The fold nets are discarded. Ctrl-C
+          ends the current fold's training only.
+
+        Returns ``(trained, scores)``: per candidate ``(net, best_epoch)`` and
+        its best (mean) validation score, -inf without a validation split.
+        """
         n_samples = int(_n_rows(next(iter(X.values())) if isinstance(X, dict) else X))
         splits = self._validation_splits(n_samples, Y if stratify is None else stratify, *offsets)
         if len(splits) <= 1:
             train, valid = splits[0] if splits else (None, None)
             dataset = self._dataset(X, Y, train, *offsets)
             score = None if valid is None else make_score(self._validation_set(X, Y, valid, *offsets))
-            best, values = None, []
+            trained, values = [], []
             for candidate in candidates:
                 net, epoch = self._train_candidate(build(candidate, dataset, score), dataset, *offsets)
                 curve = _validation_curve(net)
+                trained.append((net, epoch))
                 values.append(max(curve) if curve else -np.inf)
-                if best is None or values[-1] > best[0]:
-                    best = (values[-1], net, epoch, candidate)
-            return best[1], best[2], best[3], values
+            return trained, values
 
         curves: list[list[list[float]]] = [[] for _ in candidates]
         for fold, (train, valid) in enumerate(splits):
@@ -638,18 +663,21 @@ class NeuralCrossModalEstimator(CrossModalEstimator):
         means = [np.mean([_padded(c, max(map(len, folds))) for c in folds], axis=0) for folds in curves]
         values = [float(m.max()) for m in means]
         best = int(np.argmax(values))
-        epoch = int(np.argmax(means[best])) + 1
-        if self.verbose:
-            print(f"refitting on all {n_samples} samples for {epoch} epochs", flush=True)
-        # The same number of epochs, not of optimiser steps: with half as many
-        # samples again the best step count grows too (SDML on 500 samples of
-        # 20 classes: 0.152 mAP refitted for the folds' steps, 0.176 for their
-        # epochs).
         dataset = self._dataset(X, Y, None, *offsets)
-        net = build(candidates[best], dataset, None)
-        net.set_params(max_epochs=epoch)
-        net, _ = self._train_candidate(net, dataset, *offsets)
-        return net, epoch, candidates[best], values
+        trained: list = [None] * len(candidates)
+        for i in range(len(candidates)) if refit == "all" else [best]:
+            epoch = int(np.argmax(means[i])) + 1
+            if self.verbose:
+                print(f"refitting on all {n_samples} samples for {epoch} epochs", flush=True)
+            # The same number of epochs, not of optimiser steps: with half as many
+            # samples again the best step count grows too (SDML on 500 samples of
+            # 20 classes: 0.152 mAP refitted for the folds' steps, 0.176 for their
+            # epochs).
+            net = build(candidates[i], dataset, None)
+            net.set_params(max_epochs=epoch)
+            net, _ = self._train_candidate(net, dataset, *offsets)
+            trained[i] = (net, epoch)
+        return trained, values
 
     def _dataset(self, X: Any, Y: Any, rows: np.ndarray | None = None, *offsets: int) -> TensorDataset:
         """Rows of ``X`` (dict or array) and ``Y`` as a :class:`TensorDataset` on

@@ -144,6 +144,9 @@ def test_vae_folds_choose_the_target_and_keep_no_hold_out(toy):
     assert set(model.target_scores_) == {"0", "1"}
     assert model.modalities_[model.target_index_] == max(model.target_scores_, key=model.target_scores_.get)
     assert len(model.validation_indices_) == 0 and model.n_iter_ == model.best_epoch_
+    # both targets' models were refitted on every pair (the joined space), each for its own epoch count
+    assert model.target_indices_ == (0, 1) and model.net_ is model.nets_[model.target_index_]
+    assert all(1 <= len(net.history) <= 6 and net.train_split is None for net in model.nets_)
 
 
 class _StepRecorder(Callback):

@@ -114,14 +114,20 @@ def test_reconstruction_gradients_reach_encoders(alignment):
 def test_shapes_both_directions(pair, fitted):
     X, _ = pair
     k = QUICK["n_components"]
-    assert fitted.transform(0, X.modality(0)).shape == (100, k)
+    # the default joins both modalities' latent spaces: n_components per target
+    assert fitted.target_indices_ == (0, 1)
+    assert fitted.transform(0, X.modality(0)).shape == (100, 2 * k)
     emb = fitted.transform(1, X.modality(1))
-    assert emb.shape == (100, k) and emb.dtype == np.float32
+    assert emb.shape == (100, 2 * k) and emb.dtype == np.float32
+    assert fitted.get_feature_names_out().shape == (2 * k,)
     gen = fitted.predict_modality(1, 0, X.modality(0))
     assert gen.shape == (100, 6) and gen.dtype == np.float32
+    assert fitted.predict_modality(0, 1, X.modality(1)).shape == (100, 8)  # every target generates
+    one = CrossModalVAE(**{**QUICK, "target": 1}).fit(X)
+    assert one.target_indices_ == (1,) and one.transform(0, X.modality(0)).shape == (100, k)
     # the other direction needs a model of the other target
     with pytest.raises(ValueError, match="target='0'"):
-        fitted.predict_modality(0, 1, X.modality(1))
+        one.predict_modality(0, 1, X.modality(1))
     back = CrossModalVAE(**{**QUICK, "target": 0}).fit(X)
     assert back.target_index_ == 0
     assert back.predict_modality("0", "1", X.modality(1)).shape == (100, 8)
@@ -158,9 +164,9 @@ def test_alignment_false_ablation(pair, fitted):
     assert not hasattr(ablation.net_.module_, "translators")
     assert hasattr(fitted.net_.module_, "translators")
     a = ablation.transform(0, X.modality(0))
-    assert a.shape == (100, QUICK["n_components"]) and np.all(np.isfinite(a))
-    # without alignment the generation is the cross-modal decoder's
-    m = ablation.net_.module_
+    assert a.shape == (100, 2 * QUICK["n_components"]) and np.all(np.isfinite(a))
+    # without alignment the generation is the cross-modal decoder's (of the model whose target is 1)
+    m = ablation.nets_[ablation.target_indices_.index(1)].module_
     with torch.no_grad():
         x0 = torch.as_tensor(ablation._standardize(0, X.modality(0)))
         direct = m.cross_decoders["0"](m.source_encoders["0"](x0)[0]).numpy()
@@ -432,17 +438,18 @@ def test_divergence_names_the_epoch(pair):
         CrossModalVAE(**{**QUICK, "lr": 1e30}).fit(X)
 
 
-def test_auto_target_keeps_the_best_held_out_candidate():
-    """target="auto" trains one model per modality on the same held-out split
+def test_best_target_keeps_the_best_held_out_candidate():
+    """target="best" trains one model per modality on the same held-out split
     and keeps the one with the best held-out score; reproducible."""
     X, _ = make_multimodal_classification(
         n_samples=120, n_modalities=3, n_classes=3, n_features=[8, 6, 5], random_state=0
     )
-    params = {**QUICK, "early_stopping": True, "max_epochs": 4, "n_iter_no_change": 2, "target": "auto"}
+    params = {**QUICK, "early_stopping": True, "max_epochs": 4, "n_iter_no_change": 2, "target": "best"}
     model = CrossModalVAE(**params).fit(X)
     scores = model.target_scores_
     assert list(scores) == list(X.names)
     assert X.names[model.target_index_] == max(scores, key=scores.get)
+    assert model.target_indices_ == (model.target_index_,) and model.nets_ == [model.net_]
     # the kept net is the chosen target's: it reproduces that candidate alone
     alone = CrossModalVAE(**{**params, "target": model.target_index_}).fit(X)
     assert alone.target_scores_[X.names[model.target_index_]] == pytest.approx(scores[X.names[model.target_index_]])
@@ -450,10 +457,51 @@ def test_auto_target_keeps_the_best_held_out_candidate():
     again = CrossModalVAE(**params).fit(X)
     assert again.target_index_ == model.target_index_
     # without a validation split there is nothing to choose on: modality 1
-    assert CrossModalVAE(**{**QUICK, "target": "auto"}).fit(X).target_index_ == 1
+    assert CrossModalVAE(**{**QUICK, "target": "best"}).fit(X).target_indices_ == (1,)
     # more modalities than AUTO_TARGET_MAX_MODALITIES: modality 1, one fit
     X4, _ = make_multimodal_classification(
         n_samples=120, n_modalities=4, n_classes=3, n_features=[8, 6, 5, 4], random_state=0
     )
     four = CrossModalVAE(**params).fit(X4)
     assert four.target_index_ == 1 and list(four.target_scores_) == [X4.names[1]]
+
+
+def _unit(A):
+    return A / np.linalg.norm(A, axis=1, keepdims=True)
+
+
+def test_joined_targets_average_the_cosines_of_the_single_target_models():
+    """target="all" (and "auto" up to three modalities) keeps one model per
+    target; each block of the embedding is that model's centred embedding at
+    unit length, so cosine in the joined space is the mean of the cosines."""
+    X, _ = make_multimodal_classification(
+        n_samples=120, n_modalities=3, n_classes=3, n_features=[8, 6, 5], random_state=0
+    )
+    params = {**QUICK, "early_stopping": True, "max_epochs": 4, "n_iter_no_change": 2}
+    model = CrossModalVAE(**params).fit(X)
+    assert model.target_indices_ == (0, 1, 2) and len(model.nets_) == 3
+    scores = model.target_scores_
+    assert X.names[model.target_index_] == max(scores, key=scores.get)
+    assert model.net_ is model.nets_[model.target_index_]
+    k = QUICK["n_components"]
+    single = [CrossModalVAE(**{**params, "target": t}).fit(X) for t in range(3)]
+    for c in range(3):
+        joined = model.transform(c, X.modality(c))
+        assert joined.shape == (120, 3 * k)
+        for t in range(3):
+            np.testing.assert_allclose(joined[:, t * k:(t + 1) * k], _unit(single[t].transform(c, X.modality(c))),
+                                       atol=1e-5)
+    a, b = model.transform(0, X.modality(0)[:5]), model.transform(2, X.modality(2)[:5])
+    cosines = [_unit(m.transform(0, X.modality(0)[:5])) @ _unit(m.transform(2, X.modality(2)[:5])).T for m in single]
+    np.testing.assert_allclose(_unit(a) @ _unit(b).T, np.mean(cosines, axis=0), atol=1e-5)
+    assert CrossModalVAE(**{**params, "target": "all"}).fit(X).target_indices_ == (0, 1, 2)
+    # joining needs no validation split
+    assert CrossModalVAE(**QUICK).fit(X).target_indices_ == (0, 1, 2)
+    # more modalities than AUTO_TARGET_MAX_MODALITIES: "auto" is modality 1, "all" still joins every one
+    X4, _ = make_multimodal_classification(
+        n_samples=120, n_modalities=4, n_classes=3, n_features=[8, 6, 5, 4], random_state=0
+    )
+    assert CrossModalVAE(**params).fit(X4).target_indices_ == (1,)
+    every = CrossModalVAE(**{**params, "target": "all"}).fit(X4)
+    assert every.target_indices_ == (0, 1, 2, 3) and every.transform(3, X4.modality(3)).shape == (120, 4 * k)
+    assert every.predict_modality(0, 3, X4.modality(3)).shape == (120, 8)
