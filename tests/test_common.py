@@ -627,6 +627,14 @@ def test_deepcopy_and_clone_of_fitted(name, Estimator):
 CENTRED = [(name, E) for name, E in ESTIMATORS if "center_embeddings" in E().get_params()]
 
 
+def _unit_blocks(E, n_blocks):
+    """``E`` unchanged for one block; else each of its ``n_blocks`` equal blocks at unit length."""
+    if n_blocks == 1:
+        return E
+    blocks = E.reshape(len(E), n_blocks, -1)
+    return (blocks / np.linalg.norm(blocks, axis=2, keepdims=True)).reshape(E.shape)
+
+
 @pytest.mark.parametrize("name, Estimator", CENTRED, ids=[name for name, _ in CENTRED])
 def test_centred_embeddings_are_the_raw_ones_less_the_training_mean(name, Estimator):
     """center_embeddings (the default where it exists) subtracts each modality's
@@ -636,14 +644,24 @@ def test_centred_embeddings_are_the_raw_ones_less_the_training_mean(name, Estima
     est, X, y = _fitted(name, Estimator)
     X_new, _ = _data(40, random_state=5)
     centred = _embeddings(est, X_new)
-    for c, E in enumerate(_embeddings(est, X)):
-        np.testing.assert_allclose(E.mean(axis=0), 0.0, atol=1e-4, err_msg=f"{name}: modality {c}")
+    # the common space before any read-out (CrossModalVAE joining several
+    # targets then scales each target's block of the centred embedding to unit length)
+    raw = [est._transform(c, est._check_modality(c, x)[1]) for c, x in enumerate(X_new)]
+    train = [est._transform(c, est._check_modality(c, x)[1]) for c, x in enumerate(X)]
+    n_blocks = len(getattr(est, "target_indices_", (None,)))
+    for c, E in enumerate(train):
+        np.testing.assert_allclose((E - est.embedding_means_[c]).mean(axis=0), 0.0, atol=1e-4,
+                                   err_msg=f"{name}: modality {c}")
+        if n_blocks == 1:
+            np.testing.assert_allclose(_embeddings(est, X)[c].mean(axis=0), 0.0, atol=1e-4)
     try:
-        raw = _embeddings(est.set_params(center_embeddings=False), X_new)
+        uncentred = _embeddings(est.set_params(center_embeddings=False), X_new)
     finally:
         est.set_params(center_embeddings=True)
-    for c, (a, b) in enumerate(zip(centred, raw)):
-        np.testing.assert_allclose(a, b - est.embedding_means_[c].astype(np.float32), atol=1e-6)
+    for c, (a, b, u) in enumerate(zip(centred, raw, uncentred)):
+        np.testing.assert_allclose(a, _unit_blocks(b - est.embedding_means_[c].astype(np.float32), n_blocks),
+                                   atol=1e-6)
+        np.testing.assert_allclose(u, _unit_blocks(b, n_blocks), atol=1e-6)
         assert np.abs(est.embedding_means_[c]).max() > 1e-3  # there was an offset to remove
     assert all(estimator.embedding_means_ is None for estimator in [_fitted(n, E)[0] for n, E in ESTIMATORS
                                                                    if (n, E) not in CENTRED])
@@ -669,5 +687,11 @@ def test_weight_by_agreement_is_a_read_out_switched_after_fit(name, Estimator):
         weighted = _embeddings(est.set_params(weight_by_agreement=True), X_new)
     finally:
         est.set_params(weight_by_agreement=default)
-    for a, b in zip(weighted, raw):
-        np.testing.assert_allclose(a, b * w.astype(np.float32), rtol=1e-5, atol=1e-6)
+    # before the VAE's per-target unit length (one block elsewhere)
+    n_blocks = len(getattr(est, "target_indices_", (None,)))
+    means = est.embedding_means_ if getattr(est, "center_embeddings", False) else None
+    for c, (a, b) in enumerate(zip(weighted, raw)):
+        pre = est._transform(c, est._check_modality(c, X_new[c])[1])
+        pre = pre - means[c].astype(np.float32) if means is not None else pre
+        np.testing.assert_allclose(b, _unit_blocks(pre, n_blocks), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(a, _unit_blocks(pre * w.astype(np.float32), n_blocks), rtol=1e-5, atol=1e-6)
