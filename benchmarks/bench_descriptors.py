@@ -97,9 +97,8 @@ def report(argv: Sequence[str] | None = None) -> str:
                 scores.setdefault((name, row.method), []).append(row.mean_map())
             print(f"{split.name}: " + ", ".join(f"{r.method} {r.mean_map():.4f} ({r.fit_time:.0f} s)" for r in rows),
                   flush=True)
-    table = bs.summary(scores, names, [bd.LABELS.get(m, m) for m in methods], len(splits))
-    table = table.replace("| shape |", "| data set |").replace("over draws", "over splits").replace(
-        "| per draw |", "| per split |").replace(" draws |", " splits |")
+    table = bs.summary(scores, names, [bd.LABELS.get(m, m) for m in methods], len(splits),
+                       set_label="data set", unit="split")
     command = "python benchmarks/bench_descriptors.py " + shlex.join(argv if argv is not None else sys.argv[1:])
     text = "\n".join([
         f"Command: `{command.strip()}` ({time.perf_counter() - t0:.0f} s wall clock; torch threads "

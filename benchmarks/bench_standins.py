@@ -135,9 +135,10 @@ def beats(score: float, baselines: dict[str, float], method: str) -> bool:
 
 
 def summary(scores: dict[tuple[str, str], list[float]], shapes: Sequence[str], methods: Sequence[str],
-            n_draws: int) -> str:
-    """Markdown: per shape and method, mean test mAP over the draws and wins against the baselines."""
-    lines = ["| shape | method | mean mAP over draws | per draw | beats its baselines on |",
+            n_draws: int, set_label: str = "shape", unit: str = "draw") -> str:
+    """Markdown: per shape and method, mean test mAP over the draws and wins against the baselines
+    (``set_label`` and ``unit`` name the rows' data and their repetitions: "data set" and "split" elsewhere)."""
+    lines = [f"| {set_label} | method | mean mAP over {unit}s | per {unit} | beats its baselines on |",
              "|---|---|---|---|---|"]
     for shape in shapes:
         base = {label: scores[(shape, label)] for label in bd.BASELINES.values()}
@@ -150,7 +151,7 @@ def summary(scores: dict[tuple[str, str], list[float]], shapes: Sequence[str], m
                 verdict = "(baseline)"
             else:
                 wins = sum(beats(v, {k: b[i] for k, b in base.items()}, method) for i, v in enumerate(values))
-                verdict = f"{wins} of {n_draws} draws"
+                verdict = f"{wins} of {n_draws} {unit}s"
             lines.append(f"| {shape} | {method} | {np.mean(values):.4f} | {per_draw} | {verdict} |")
     return "\n".join(lines)
 

@@ -869,11 +869,17 @@ class CrossModalVAE(NeuralCrossModalEstimator):
         self.n_iter_ = len(self.net_.history)
 
     # ------------------------------------------------------------ inference
+    def _targets_and_nets(self) -> tuple[tuple[int, ...], list]:
+        """The targets of the common space and their nets (one of each for a
+        model pickled before the spaces could be joined)."""
+        if not hasattr(self, "nets_"):
+            return (self.target_index_,), [self.net_]
+        return self.target_indices_, self.nets_
+
     def _transform(self, index: int, X: Any) -> np.ndarray:
         # one block of n_components per target: the base centres the whole
         # (the mean of a concatenation is the concatenation of the means)
-        nets = getattr(self, "nets_", None) or [self.net_]  # models pickled before nets_ existed have one
-        blocks = [self._embed(net, lambda m, x: _embed_modality(m, index, x), X) for net in nets]
+        blocks = [self._embed(net, lambda m, x: _embed_modality(m, index, x), X) for net in self._targets_and_nets()[1]]
         return blocks[0] if len(blocks) == 1 else np.hstack(blocks)
 
     def _embedding(self, index: int, X: Any) -> np.ndarray:
@@ -881,7 +887,7 @@ class CrossModalVAE(NeuralCrossModalEstimator):
         scaled to unit length, so that cosine in the joined space is the mean
         of the cosines in the targets' spaces."""
         out = super()._embedding(index, X)
-        n_blocks = len(getattr(self, "target_indices_", (None,)))
+        n_blocks = len(self._targets_and_nets()[0])
         if n_blocks == 1:
             return out
         blocks = out.reshape(out.shape[0], n_blocks, -1)
@@ -916,7 +922,7 @@ class CrossModalVAE(NeuralCrossModalEstimator):
         """
         s, X = self._check_modality(source, X)
         t = resolve_modality(target, self.modalities_)
-        targets = getattr(self, "target_indices_", (self.target_index_,))
+        targets, nets = self._targets_and_nets()
         if t not in targets:
             own, wanted = [self.modalities_[i] for i in targets], self.modalities_[t]
             raise ValueError(
@@ -928,7 +934,6 @@ class CrossModalVAE(NeuralCrossModalEstimator):
         if not isinstance(n_samples, (int, np.integer)) or isinstance(n_samples, bool) or n_samples < 1:
             raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}.")
         device = self._device()
-        nets = getattr(self, "nets_", None) or [self.net_]
         m = inference_module(nets[targets.index(t)], device)
         key = str(s)
         encoder, cross, translator = m.source_encoders[key], m.cross_decoders[key], None
